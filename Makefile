@@ -1,0 +1,68 @@
+# grantwatch: one Go module, SAM functions built by build-<LogicalId> targets (style.md example 12).
+GO      ?= go
+ARCH    ?= arm64
+BUILD    = CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -buildvcs=false -tags lambda.norpc -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
+
+# need,<tool>,<hint>: fail with a clear message when a tool is missing.
+need = @command -v $(1) >/dev/null 2>&1 || { echo "make: $(1) not found: $(2)" >&2; exit 1; }
+GO_HINT   = install Go 1.26 (https://go.dev/dl/) or set GO=/path/to/go
+PY_HINT   = it comes preinstalled with the machine image (../shared/docs/toolchain.md §0) and cannot be installed from here
+SAM_HINT  = install the AWS SAM CLI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)
+
+.PHONY: build-IngestFunction grantwatch test unit lint golden bench fuzz demo deploy clean
+
+# sam build runs this with ARTIFACTS_DIR set; ARCH=$(go env GOARCH) builds for the host (tests).
+build-IngestFunction:
+	$(call need,$(GO),$(GO_HINT))
+	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	$(BUILD) ./functions/ingest
+
+grantwatch:
+	$(call need,$(GO),$(GO_HINT))
+	$(GO) build -o bin/grantwatch ./cmd/grantwatch
+
+# The full suite, moto-backed integration tests included.
+test: lint
+	$(call need,moto_server,$(PY_HINT))
+	$(GO) test -tags integration -count=1 ./...
+
+# Unit tests only: no AWS endpoint needed.
+unit:
+	$(call need,$(GO),$(GO_HINT))
+	$(GO) test ./...
+
+lint:
+	$(call need,$(GO),$(GO_HINT))
+	$(call need,gofmt,it ships with Go: put $$(go env GOROOT)/bin on PATH)
+	$(call need,cfn-lint,$(PY_HINT))
+	@unformatted="$$(gofmt -l .)"; test -z "$$unformatted" || { echo "gofmt needed on:" >&2; echo "$$unformatted" >&2; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	cfn-lint template.yaml
+
+# Rewrite golden files: only packages that import pkg/golden accept -update.
+golden:
+	$(call need,$(GO),$(GO_HINT))
+	$(GO) test ./pkg/trail ./pkg/replay -update
+
+bench:
+	$(call need,$(GO),$(GO_HINT))
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(call need,$(GO),$(GO_HINT))
+	$(GO) test ./pkg/trail -run '^$$' -fuzz FuzzSplit -fuzztime 3m
+
+demo:
+	$(call need,bash,install bash)
+	@test -f deploy/scripts/demo.sh || { echo "make: deploy/scripts/demo.sh is missing" >&2; exit 1; }
+	bash deploy/scripts/demo.sh
+
+# SAM_ENV picks a section of deploy/samconfig.toml (default, prod).
+SAM_ENV ?= default
+deploy:
+	$(call need,sam,$(SAM_HINT))
+	sam build --config-file deploy/samconfig.toml --config-env $(SAM_ENV) && sam deploy --guided --config-file deploy/samconfig.toml --config-env $(SAM_ENV)
+
+clean:
+	rm -rf bin .aws-sam

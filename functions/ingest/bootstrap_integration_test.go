@@ -1,0 +1,234 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
+)
+
+// bootstrap is the real IngestFunction binary, built by the Makefile target sam build runs (for the host's
+// architecture, so that it runs here).
+var bootstrap string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ingest-bootstrap-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
+		return 1
+	}
+	bootstrap = filepath.Join(dir, "bootstrap")
+	return testenv.Main(m)
+}
+
+func build(dir string) error {
+	for _, tool := range []string{"make", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is not on PATH: the test builds the function with make build-IngestFunction", tool)
+		}
+	}
+	arch, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOARCH: %w", err)
+	}
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "build-IngestFunction",
+		"ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("make build-IngestFunction: %w\n%s", err, out)
+	}
+	return nil
+}
+
+const (
+	keyARN      = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-c00000000001"
+	primaryID   = "c0014f2d1444c1e4ba17a75c4c9b30690becb350a19c1ec58c65ed1e1bf68709"
+	secondaryID = "c0024ed6fd5b7b28975f248d6e63a980048b0e09c11836a5a4102259be86c52e"
+	malformed   = `{"detail-type":"AWS API Call via CloudTrail","detail":"oops"}`
+)
+
+func sampleEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "events", "cloudtrail", name))
+	if err != nil {
+		t.Fatalf("sample: %v", err)
+	}
+	return data
+}
+
+// awsEnv points the function's SDK at endpoint with static test credentials.
+func awsEnv(endpoint string, extra ...string) []string {
+	return append([]string{
+		"AWS_ENDPOINT_URL=" + endpoint,
+		"AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test",
+		"AWS_REGION=" + testenv.Region,
+	}, extra...)
+}
+
+func invoke(t *testing.T, rt *lambdatest.Runtime, payload []byte) ([]byte, *lambdatest.InvokeError) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
+	defer cancel()
+	resp, fnErr, err := rt.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("invoke %.80s: %v", payload, err)
+	}
+	return resp, fnErr
+}
+
+// TestBootstrapIngests runs the built function against moto the way Lambda would call it from the rule.
+func TestBootstrapIngests(t *testing.T) {
+	testenv.Reset(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	api := dynamodb.NewFromConfig(testenv.AWSConfig())
+	const table = "grantwatch-bootstrap"
+	if err := store.CreateTable(ctx, api, table); err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	rt := lambdatest.Start(t, bootstrap, awsEnv(testenv.Endpoint(), "TABLE_NAME="+table, "SECONDARY_MAX_AGE=24h"))
+
+	before := time.Now().UTC()
+	for _, in := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"primary CreateGrant", sampleEvent(t, "kms-CreateGrant-bedrock-primary.json")},
+		{"secondary CreateGrant", sampleEvent(t, "kms-CreateGrant-bedrock-secondary.json")},
+		{"Bedrock service Decrypt", sampleEvent(t, "kms-Decrypt-bedrock-service.json")},
+		{"RetireGrant of the secondary", sampleEvent(t, "kms-RetireGrant-bedrock-secondary.json")},
+		{"RetireGrant redelivered", sampleEvent(t, "kms-RetireGrant-bedrock-secondary.json")},
+		{"unrelated S3 event", sampleEvent(t, "s3-CreateBucket.json")},
+		{"Bedrock's own event", sampleEvent(t, "bedrock-ModelCustomizationJobStateChange.json")},
+		{"malformed detail", []byte(malformed)},
+	} {
+		if _, fnErr := invoke(t, rt, in.payload); fnErr != nil {
+			t.Errorf("%s: function error %v; want success (only store failures are retried)", in.name, fnErr)
+		}
+	}
+	after := time.Now().UTC()
+
+	key, err := store.New(api, table).LoadKey(ctx, keyARN)
+	if err != nil {
+		t.Fatalf("LoadKey: %v", err)
+	}
+	for _, want := range []struct {
+		id     string
+		kind   lifecycle.Kind
+		state  lifecycle.State
+		parent string
+	}{
+		{primaryID, lifecycle.Primary, lifecycle.Active, ""},
+		{secondaryID, lifecycle.Secondary, lifecycle.Retired, primaryID},
+	} {
+		g, ok := key.Grants[want.id]
+		if !ok {
+			t.Errorf("grant %.12s… not stored; key holds %d grants", want.id, len(key.Grants))
+			continue
+		}
+		if g.Kind != want.kind || g.State() != want.state || g.ParentID != want.parent {
+			t.Errorf("grant %.12s… = %s %s parent %q; want %s %s parent %q", want.id, g.Kind, g.State(), g.ParentID,
+				want.kind, want.state, want.parent)
+		}
+	}
+	if len(key.Grants) != 2 {
+		t.Errorf("key holds %d grants; want 2", len(key.Grants))
+	}
+
+	rejected := rejections(ctx, t, api, table, before, after)
+	if len(rejected) != 1 {
+		t.Fatalf("rejections = %d items; want 1, for the malformed event only", len(rejected))
+	}
+	if raw := attr(rejected[0], "raw"); raw != malformed {
+		t.Errorf("rejection raw = %q; want the malformed event %q", raw, malformed)
+	}
+	if e := attr(rejected[0], "error"); e == "" {
+		t.Error("rejection has no error text")
+	}
+}
+
+// rejections queries REJECTED#<day> for every UTC day in [from, to].
+func rejections(ctx context.Context, t *testing.T, api *dynamodb.Client, table string, from, to time.Time) []map[string]types.AttributeValue {
+	t.Helper()
+	var items []map[string]types.AttributeValue
+	for day := from.Truncate(24 * time.Hour); !day.After(to); day = day.Add(24 * time.Hour) {
+		out, err := api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(table),
+			KeyConditionExpression:    aws.String("pk = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "REJECTED#" + day.Format(time.DateOnly)}},
+		})
+		if err != nil {
+			t.Fatalf("Query rejections: %v", err)
+		}
+		items = append(items, out.Items...)
+	}
+	return items
+}
+
+func attr(item map[string]types.AttributeValue, name string) string {
+	if s, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// TestBootstrapStoreFailureIsRetried: when the store is unreachable the invocation fails, so Lambda retries it
+// (then the on-failure destination); events that need no store still succeed.
+func TestBootstrapStoreFailureIsRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close() // nothing listens here any more: connection refused
+	rt := lambdatest.Start(t, bootstrap, awsEnv(closed, "TABLE_NAME=grantwatch-unreachable", "AWS_MAX_ATTEMPTS=1"))
+
+	if _, fnErr := invoke(t, rt, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json")); fnErr == nil {
+		t.Error("Bedrock CreateGrant with the store down: invocation succeeded; want a function error so Lambda retries")
+	} else if !strings.Contains(fnErr.Message, "connection refused") && !strings.Contains(fnErr.Message, "connect") {
+		t.Errorf("function error = %v; want the store's connection failure", fnErr)
+	}
+	if _, fnErr := invoke(t, rt, []byte(malformed)); fnErr == nil {
+		t.Error("malformed event with the store down: invocation succeeded; want an error, the rejection was not recorded")
+	}
+	if _, fnErr := invoke(t, rt, sampleEvent(t, "s3-CreateBucket.json")); fnErr != nil {
+		t.Errorf("unrelated event with the store down: function error %v; want success (it needs no store)", fnErr)
+	}
+}
+
+// TestBootstrapNeedsTableName: without TABLE_NAME the function fails at init instead of running half-configured.
+func TestBootstrapNeedsTableName(t *testing.T) {
+	rt := lambdatest.Start(t, bootstrap, awsEnv(testenv.Endpoint()))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, fnErr, err := rt.Invoke(ctx, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json"))
+	if err == nil || fnErr != nil {
+		t.Fatalf("invoke without TABLE_NAME = fnErr %v, err %v; want the process to exit at init", fnErr, err)
+	}
+	if !strings.Contains(rt.Logs(), "TABLE_NAME") {
+		t.Errorf("init failure log does not name TABLE_NAME:\n%s", rt.Logs())
+	}
+}

@@ -1,0 +1,45 @@
+// Command ingest is IngestFunction: EventBridge CloudTrail KMS events → grant lifecycle in DynamoDB. Wiring only.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/env"
+	"github.com/grantwatch/grantwatch/pkg/handler"
+	"github.com/grantwatch/grantwatch/pkg/store"
+)
+
+func main() {
+	slog.SetDefault(lambdacontext.NewLogger())
+	h, err := newHandler(context.Background())
+	if err != nil {
+		slog.Error("init failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func newHandler(ctx context.Context) (*handler.Ingest, error) {
+	cfg, err := env.Load(os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	log := slog.Default()
+	svc := app.New(store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName), alert.Log{Logger: log}, cfg.Rules, log, time.Now)
+	return handler.NewIngest(svc, log), nil
+}

@@ -1,0 +1,94 @@
+// Package handler adapts Lambda invocations to the use cases and holds the drop-versus-retry policy: input that can
+// never succeed is recorded and dropped; failures that may pass (store throttling, 5xx) are returned so Lambda retries.
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/trail"
+)
+
+// ingester is the part of app.Service the ingest handler uses.
+type ingester interface {
+	Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Result, error)
+	Reject(ctx context.Context, source, eventID string, raw []byte, cause error) error
+}
+
+// Ingest handles the EventBridge "AWS API Call via CloudTrail" events of IngestFunction.
+type Ingest struct {
+	app ingester
+	log *slog.Logger
+}
+
+// NewIngest returns the handler.
+func NewIngest(app ingester, log *slog.Logger) *Ingest { return &Ingest{app: app, log: log} }
+
+// Handle takes the raw event, so that an envelope the runtime could not unmarshal into a typed struct is still
+// recorded instead of failing before our code runs (which Lambda would retry for nothing).
+func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
+	source := "eventbridge:" + envelopeID(raw)
+	rec, err := trail.FromEventBridge(raw)
+	if errors.Is(err, trail.ErrIgnored) {
+		h.log.DebugContext(ctx, "event ignored", "source", source, "err", err)
+		return nil
+	}
+	if err != nil {
+		return h.reject(ctx, source, "", raw, err)
+	}
+	ev, err := rec.Event()
+	if errors.Is(err, trail.ErrIgnored) {
+		h.log.DebugContext(ctx, "event ignored", "eventId", rec.EventID, "eventName", rec.EventName)
+		return nil
+	}
+	if err != nil {
+		return h.reject(ctx, source, rec.EventID, raw, err)
+	}
+	r, err := h.app.Ingest(ctx, ev)
+	if err != nil {
+		// Transient by policy: the store or a race. Returning it makes Lambda retry, then the on-failure DLQ.
+		h.log.ErrorContext(ctx, "ingest failed, will be retried", "eventId", ev.ID, "eventName", ev.Name, "err", err)
+		return fmt.Errorf("handler: ingest %s: %w", ev.ID, err)
+	}
+	h.log.InfoContext(ctx, "event processed", "eventId", ev.ID, "eventName", ev.Name, "grantId", ev.GrantID,
+		"keyArn", ev.KeyARN, "outcome", string(r.Outcome), "alerts", len(r.Alerts))
+	return nil
+}
+
+// reject records unusable input where a person can find it (the table's REJECTED# items), counts it as an
+// embedded-metric-format log line, and drops it. Only a failure to record it is returned, so it is retried.
+func (h *Ingest) reject(ctx context.Context, source, eventID string, raw []byte, cause error) error {
+	h.log.WarnContext(ctx, "event rejected", "source", source, "eventId", eventID, "err", cause,
+		slog.Group("_aws", "Timestamp", time.Now().UnixMilli(), "CloudWatchMetrics", []emfDirective{{Namespace: "grantwatch", Dimensions: [][]string{{}},
+			Metrics: []emfMetric{{Name: "EventsRejected", Unit: "Count"}}}}), "EventsRejected", 1)
+	if err := h.app.Reject(ctx, source, eventID, raw, cause); err != nil {
+		return fmt.Errorf("handler: record rejected event %s: %w", source, err)
+	}
+	return nil
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+func envelopeID(raw []byte) string {
+	var env struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &env) != nil || env.ID == "" {
+		return "unknown"
+	}
+	return env.ID
+}

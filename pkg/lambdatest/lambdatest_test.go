@@ -1,0 +1,213 @@
+package lambdatest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+)
+
+// echo is the bootstrap built from testdata/echo (the real aws-lambda-go runtime client) for the host.
+var echo string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "lambdatest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lambdatest: the go command is not on PATH; the tests build a bootstrap with it")
+		return 1
+	}
+	echo = filepath.Join(dir, "bootstrap")
+	build := exec.Command(gobin, "build", "-tags", "lambda.norpc", "-o", echo, "./testdata/echo")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "lambdatest: build testdata/echo: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+type reply struct {
+	Payload      json.RawMessage `json:"payload"`
+	RequestID    string          `json:"requestId"`
+	FunctionARN  string          `json:"functionArn"`
+	FunctionName string          `json:"functionName"`
+	HasDeadline  bool            `json:"hasDeadline"`
+	Env          *string         `json:"env"`
+}
+
+func invoke(t *testing.T, rt *lambdatest.Runtime, payload string) (reply, *lambdatest.InvokeError) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	resp, fnErr, err := rt.Invoke(ctx, []byte(payload))
+	if err != nil {
+		t.Fatalf("Invoke(%s) error = %v", payload, err)
+	}
+	var got reply
+	if fnErr == nil {
+		if err := json.Unmarshal(resp, &got); err != nil {
+			t.Fatalf("Invoke(%s) response %q is not the echo reply: %v", payload, resp, err)
+		}
+	}
+	return got, fnErr
+}
+
+func TestInvokeEchoesWithContext(t *testing.T) {
+	rt := lambdatest.Start(t, echo, []string{"AWS_LAMBDA_FUNCTION_NAME=echo-fn", "GREETING=hello"})
+	seen := map[string]bool{}
+	for i := range 20 {
+		payload := fmt.Sprintf(`{"n":%d,"env":"GREETING"}`, i)
+		got, fnErr := invoke(t, rt, payload)
+		if fnErr != nil {
+			t.Fatalf("Invoke(%s) function error = %v; want none", payload, fnErr)
+		}
+		if string(got.Payload) != payload {
+			t.Errorf("payload = %s; want %s", got.Payload, payload)
+		}
+		if got.RequestID == "" || seen[got.RequestID] {
+			t.Errorf("request id %q is empty or repeated", got.RequestID)
+		}
+		seen[got.RequestID] = true
+		if !strings.HasPrefix(got.FunctionARN, "arn:aws:lambda:") || !got.HasDeadline {
+			t.Errorf("context: arn %q, deadline %v; want an ARN and a deadline", got.FunctionARN, got.HasDeadline)
+		}
+		if got.FunctionName != "echo-fn" {
+			t.Errorf("function name = %q; want the env override echo-fn", got.FunctionName)
+		}
+		if got.Env == nil || *got.Env != "hello" {
+			t.Errorf("GREETING = %v; want hello", got.Env)
+		}
+	}
+}
+
+func TestInvokeIsolatesEnvironment(t *testing.T) {
+	t.Setenv("LAMBDATEST_HOST_ONLY", "leaked")
+	rt := lambdatest.Start(t, echo, nil)
+	got, fnErr := invoke(t, rt, `{"env":"LAMBDATEST_HOST_ONLY"}`)
+	if fnErr != nil {
+		t.Fatalf("function error = %v", fnErr)
+	}
+	if got.Env == nil || *got.Env != "" {
+		t.Errorf("host variable inside the function = %v; want it unset", got.Env)
+	}
+	got, _ = invoke(t, rt, `{"env":"AWS_LAMBDA_RUNTIME_API"}`)
+	if got.Env == nil || *got.Env != rt.Addr() || !strings.HasPrefix(rt.Addr(), "127.0.0.1:") {
+		t.Errorf("AWS_LAMBDA_RUNTIME_API = %v, Addr() = %s; want the same loopback address", got.Env, rt.Addr())
+	}
+}
+
+func TestInvokeFunctionErrors(t *testing.T) {
+	rt := lambdatest.Start(t, echo, nil)
+	tests := []struct {
+		name, payload, wantType, wantMessage string
+	}{
+		{name: "handler error", payload: `{"error":"boom requested"}`, wantType: "errorString", wantMessage: "boom requested"},
+		{name: "undecodable payload", payload: `not json`, wantType: "SyntaxError", wantMessage: "invalid character"},
+		{name: "function timeout", payload: `{"sleep":"1m"}`, wantType: "deadlineExceededError", wantMessage: "deadline exceeded"},
+	}
+	rt.Timeout = 500 * time.Millisecond
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, fnErr := invoke(t, rt, tt.payload)
+			if fnErr == nil {
+				t.Fatalf("Invoke(%s) function error = nil; want %s", tt.payload, tt.wantType)
+			}
+			if fnErr.Type != tt.wantType || !strings.Contains(fnErr.Message, tt.wantMessage) {
+				t.Errorf("Invoke(%s) = %s %q; want %s containing %q", tt.payload, fnErr.Type, fnErr.Message, tt.wantType, tt.wantMessage)
+			}
+		})
+	}
+	// The function keeps serving after errors, as a warm Lambda does.
+	if _, fnErr := invoke(t, rt, `{"ok":true}`); fnErr != nil {
+		t.Fatalf("after errors: function error = %v", fnErr)
+	}
+}
+
+func TestInvokeProcessExit(t *testing.T) {
+	rt := lambdatest.Start(t, echo, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	_, fnErr, err := rt.Invoke(ctx, []byte(`{"exit":3}`))
+	if err == nil || fnErr != nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("Invoke(exit 3) = fnErr %v, err %v; want err naming exit status 3", fnErr, err)
+	}
+	if _, _, err := rt.Invoke(ctx, []byte(`{}`)); err == nil {
+		t.Fatal("Invoke after exit: error = nil; want one")
+	}
+}
+
+func TestInvokeContextCancel(t *testing.T) {
+	rt := lambdatest.Start(t, echo, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err := rt.Invoke(ctx, []byte(`{"sleep":"5s"}`))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Invoke cancelled after 300ms = %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Invoke returned after %s; want about 300ms", d)
+	}
+}
+
+func TestCleanupStopsProcess(t *testing.T) {
+	var pid int
+	t.Run("start", func(t *testing.T) {
+		rt := lambdatest.Start(t, echo, nil)
+		pid = rt.PID()
+		if _, fnErr := invoke(t, rt, `{}`); fnErr != nil {
+			t.Fatal(fnErr)
+		}
+		if rt.InitError() != nil {
+			t.Errorf("InitError() = %v; want nil", rt.InitError())
+		}
+	})
+	// After the subtest's cleanup the process is gone: signal 0 fails for a reaped PID.
+	p, err := os.FindProcess(pid)
+	if err == nil {
+		err = p.Signal(syscall.Signal(0))
+	}
+	if err == nil {
+		t.Errorf("process %d still running after cleanup", pid)
+	}
+}
+
+func TestStartMissingBinary(t *testing.T) {
+	ft := &fatalRecorder{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		lambdatest.Start(ft, filepath.Join(t.TempDir(), "nope"), nil)
+	}()
+	if !strings.Contains(ft.msg, "start") {
+		t.Errorf("Start(missing binary) fatal message = %q; want a start error", ft.msg)
+	}
+}
+
+// fatalRecorder turns Fatalf into a panic the test recovers, to check Start's failure path.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic(f.msg)
+}

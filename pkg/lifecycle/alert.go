@@ -1,0 +1,146 @@
+package lifecycle
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// AlertType names an alert rule (§8 "Alerts").
+type AlertType string
+
+// The alert rules. OrphanedPrimary needs Bedrock control-plane events and is raised by a later issue's code.
+const (
+	LongLivedSecondary       AlertType = "long-lived-secondary"
+	OrphanedSecondary        AlertType = "orphaned-secondary"
+	OrphanedPrimary          AlertType = "orphaned-primary"
+	UseAfterRetire           AlertType = "use-after-retire"
+	ScopeEscalation          AlertType = "scope-escalation"
+	UnexpectedGrantee        AlertType = "unexpected-grantee"
+	MissingRetiringPrincipal AlertType = "missing-retiring-principal"
+)
+
+// Severity ranks an alert.
+type Severity string
+
+// The severities.
+const (
+	Low      Severity = "low"
+	Medium   Severity = "medium"
+	High     Severity = "high"
+	Critical Severity = "critical"
+)
+
+var severities = map[AlertType]Severity{
+	LongLivedSecondary:       High,
+	OrphanedSecondary:        High,
+	OrphanedPrimary:          Medium,
+	UseAfterRetire:           Critical,
+	ScopeEscalation:          High,
+	UnexpectedGrantee:        High,
+	MissingRetiringPrincipal: Medium,
+}
+
+// Alert is one raised alert. GrantID is empty for key-level alerts (use-after-retire).
+type Alert struct {
+	Type     AlertType `json:"type"`
+	Severity Severity  `json:"severity"`
+	GrantID  string    `json:"grantId,omitempty"`
+	KeyARN   string    `json:"keyArn"`
+	Message  string    `json:"message"`
+	RaisedAt time.Time `json:"raisedAt"` // the time the rule was evaluated at: an event's time or the sweep's
+}
+
+// Config holds the thresholds of the rules. Use DefaultConfig and change what you need.
+type Config struct {
+	SecondaryMaxAge      time.Duration // long-lived-secondary for secondaries
+	DataAutomationMaxAge time.Duration // long-lived-secondary for Data Automation grants (30h lifetime + 1h grace)
+	OrphanGrace          time.Duration // how long a secondary may outlive its parent
+	UseAfterRetireGrace  time.Duration // how long after the last grant ended a Bedrock call is still tolerated
+	UseSettle            time.Duration // how old a Bedrock call must be before the sweep checks it (delivery lag)
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		SecondaryMaxAge:      24 * time.Hour,
+		DataAutomationMaxAge: 31 * time.Hour,
+		OrphanGrace:          5 * time.Minute,
+		UseAfterRetireGrace:  5 * time.Minute,
+		UseSettle:            15 * time.Minute,
+	}
+}
+
+// Validate reports every threshold that is not positive.
+func (c Config) Validate() error {
+	var bad []string
+	for name, d := range map[string]time.Duration{
+		"secondary max age": c.SecondaryMaxAge, "data automation max age": c.DataAutomationMaxAge,
+		"orphan grace": c.OrphanGrace, "use-after-retire grace": c.UseAfterRetireGrace, "use settle": c.UseSettle,
+	} {
+		if d <= 0 {
+			bad = append(bad, fmt.Sprintf("%s must be positive, got %s", name, d))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	return fmt.Errorf("lifecycle: invalid config: %v", bad)
+}
+
+func newAlert(t AlertType, g Grant, at time.Time, format string, args ...any) Alert {
+	return Alert{Type: t, Severity: severities[t], GrantID: g.ID, KeyARN: g.KeyARN, Message: fmt.Sprintf(format, args...), RaisedAt: at}
+}
+
+// grantAlerts evaluates the per-grant rules for g at time at. parent is the zero Grant when unknown.
+// Messages hold only facts that do not depend on the order events arrived in.
+func grantAlerts(g, parent Grant, at time.Time, cfg Config) []Alert {
+	if !g.Created() || g.Pending {
+		return nil
+	}
+	var out []Alert
+	if g.ActiveAt(at) {
+		age := at.Sub(g.CreatedAt)
+		if g.Kind == Secondary && age > cfg.SecondaryMaxAge {
+			out = append(out, newAlert(LongLivedSecondary, g, at,
+				"secondary grant %s has been active for %s, longer than %s: Bedrock retires a secondary when its job ends", g.ID, age, cfg.SecondaryMaxAge))
+		}
+		if g.Kind == DataAutomation && age > cfg.DataAutomationMaxAge {
+			out = append(out, newAlert(LongLivedSecondary, g, at,
+				"Data Automation grant %s has been active for %s, longer than %s: Bedrock Data Automation retires its grants after 30h", g.ID, age, cfg.DataAutomationMaxAge))
+		}
+		if g.Kind == Secondary && parent.Ended() && at.Sub(parent.EndedAt) > cfg.OrphanGrace {
+			out = append(out, newAlert(OrphanedSecondary, g, at,
+				"secondary grant %s is still active although its primary grant %s was ended by %s at %s",
+				g.ID, parent.ID, parent.EndedBy, parent.EndedAt.UTC().Format(time.RFC3339)))
+		}
+	}
+	if g.Kind == Secondary {
+		if slices.Contains(g.Operations, CreateGrant) {
+			out = append(out, newAlert(ScopeEscalation, g, at,
+				"secondary grant %s allows CreateGrant: a secondary may only use a subset of DescribeKey, GenerateDataKey, Decrypt", g.ID))
+		} else if parent.Created() && !subset(g.Operations, parent.Operations) {
+			out = append(out, newAlert(ScopeEscalation, g, at,
+				"secondary grant %s allows %v, more than its primary grant %s (%v)", g.ID, g.Operations, parent.ID, parent.Operations))
+		}
+	}
+	if g.ThroughBedrock && g.Grantee != "" && !IsBedrock(g.Grantee) {
+		out = append(out, newAlert(UnexpectedGrantee, g, at,
+			"grant %s was created through Bedrock for grantee %q, which is not Bedrock", g.ID, g.Grantee))
+	}
+	if g.RetiringPrincipal == "" {
+		out = append(out, newAlert(MissingRetiringPrincipal, g, at,
+			"%s grant %s has no retiring principal: nobody but the key's account can retire it", g.Kind, g.ID))
+	}
+	return out
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
