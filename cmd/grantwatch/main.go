@@ -28,6 +28,10 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// commands lists the subcommands. Each command's file adds its constructor in an init function, so that commands
+// can be added without touching this file.
+var commands = []func() *cobra.Command{newReplayCmd, newTableCmd}
+
 func usageError(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
@@ -48,7 +52,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
-	root.AddCommand(newReplayCmd(), newTableCmd())
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd())
+	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
