@@ -15,6 +15,10 @@ type Item struct {
 	Source string
 	Record Record // valid when Err == nil
 	Err    error  // this item only: wraps ErrIgnored when ignored, else it is rejected; names Source
+	// Raw is the JSON the item was read from: the CloudTrail record (an EventBridge event's detail, a Records
+	// element, a decoded CloudTrailEvent string), or the whole EventBridge event when it is not a CloudTrail event.
+	// It is nil for input that is not JSON. Tools that resend records (the rule-pattern test) use it.
+	Raw json.RawMessage
 }
 
 // Split decodes one input (a file's bytes) into items. It accepts one EventBridge event, a JSON array of them,
@@ -53,9 +57,11 @@ type splitter struct {
 	items []Item
 }
 
-func (s *splitter) add(r Record, err error) { s.items = append(s.items, Item{Record: r, Err: err}) }
+func (s *splitter) add(raw []byte, r Record, err error) {
+	s.items = append(s.items, Item{Record: r, Err: err, Raw: raw})
+}
 
-func (s *splitter) fail(err error) { s.add(Record{}, err) }
+func (s *splitter) fail(err error) { s.add(nil, Record{}, err) }
 
 // value splits one valid JSON value. Arrays may hold events but not further arrays: no published shape nests them.
 func (s *splitter) value(raw []byte, arrayOK bool) {
@@ -96,7 +102,11 @@ func (s *splitter) object(raw []byte) {
 	}
 	switch {
 	case sh.DetailType != nil:
-		s.add(FromEventBridge(raw))
+		r, detail, err := fromEventBridge(raw)
+		if errors.Is(err, ErrIgnored) {
+			detail = raw // not a CloudTrail event: keep the event itself
+		}
+		s.add(detail, r, err)
 	case sh.Records != nil:
 		recs, err := array(sh.Records, "CloudTrail log file: Records")
 		if err != nil {
@@ -104,7 +114,8 @@ func (s *splitter) object(raw []byte) {
 			return
 		}
 		for _, rec := range recs {
-			s.add(Decode(rec))
+			r, err := Decode(rec)
+			s.add(rec, r, err)
 		}
 	case sh.Events != nil:
 		evs, err := array(sh.Events, "LookupEvents output: Events")
@@ -118,7 +129,8 @@ func (s *splitter) object(raw []byte) {
 	case sh.CloudTrailEvent != nil:
 		s.add(lookupEvent(raw))
 	default:
-		s.add(Decode(raw))
+		r, err := Decode(raw)
+		s.add(raw, r, err)
 	}
 }
 
@@ -147,25 +159,26 @@ func (s *splitter) finish(source string) []Item {
 }
 
 // lookupEvent decodes one LookupEvents event: its CloudTrailEvent is the record as a JSON string, decoded twice.
-func lookupEvent(raw []byte) (Record, error) {
+// It also returns the record's JSON.
+func lookupEvent(raw []byte) ([]byte, Record, error) {
 	var ev struct {
 		EventID         string          `json:"EventId"`
 		CloudTrailEvent json.RawMessage `json:"CloudTrailEvent"`
 	}
 	if err := decodeObject(raw, &ev); err != nil {
-		return Record{}, &Error{Reason: "undecodable LookupEvents event", Err: err}
+		return nil, Record{}, &Error{Reason: "undecodable LookupEvents event", Err: err}
 	}
 	what := named("LookupEvents event", ev.EventID)
 	var text string
 	if kind(ev.CloudTrailEvent) != '"' || json.Unmarshal(ev.CloudTrailEvent, &text) != nil {
-		return Record{}, &Error{Reason: what + ": CloudTrailEvent is not a JSON string"}
+		return nil, Record{}, &Error{Reason: what + ": CloudTrailEvent is not a JSON string"}
 	}
 	data := []byte(text)
 	if !json.Valid(data) {
-		return Record{}, &Error{Reason: what + ": CloudTrailEvent is not JSON", Err: syntaxError(data)}
+		return nil, Record{}, &Error{Reason: what + ": CloudTrailEvent is not JSON", Err: syntaxError(data)}
 	}
 	r, err := Decode(data)
-	return r, within(err, what+": CloudTrailEvent")
+	return data, r, within(err, what+": CloudTrailEvent")
 }
 
 // array decodes a JSON array into its elements; what names the array in the error.

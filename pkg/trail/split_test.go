@@ -306,3 +306,34 @@ func ExampleSplit() {
 	// ignored: events.jsonl#1
 	// rejected: trail: events.jsonl#2: invalid JSON line: invalid character 'o' in literal null (expecting 'u')
 }
+
+// TestSplitKeepsRaw: each item carries the JSON it was read from, so records can be sent on unchanged.
+func TestSplitKeepsRaw(t *testing.T) {
+	rec := `{"eventID":"e-1","eventName":"Decrypt","eventSource":"kms.amazonaws.com","eventTime":"2024-05-30T00:00:00Z"}`
+	str, _ := json.Marshal(rec)
+	other := `{"detail-type":"Other","source":"aws.bedrock","detail":{}}`
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"bare record", rec, []string{rec}},
+		{"eventbridge", `{"detail-type":"AWS API Call via CloudTrail","detail":` + rec + `}`, []string{rec}},
+		{"log file", `{"Records":[` + rec + `,` + rec + `]}`, []string{rec, rec}},
+		{"lookup events", `{"Events":[{"EventId":"e-1","CloudTrailEvent":` + string(str) + `}]}`, []string{rec}},
+		{"other eventbridge event", other, []string{other}},
+		{"json lines with a bad line", rec + "\n{bad\n", []string{rec, ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items := trail.Split("in", []byte(tt.in))
+			if len(items) != len(tt.want) {
+				t.Fatalf("Split() = %d items; want %d", len(items), len(tt.want))
+			}
+			for i, it := range items {
+				if string(it.Raw) != tt.want[i] {
+					t.Errorf("item %d Raw = %s; want %s", i, it.Raw, tt.want[i])
+				}
+			}
+		})
+	}
+}

@@ -142,21 +142,27 @@ type envelope struct {
 // FromEventBridge decodes an EventBridge "AWS API Call via CloudTrail" event (raw JSON, as a Lambda receives it).
 // An event with another detail-type returns an error wrapping ErrIgnored.
 func FromEventBridge(raw []byte) (Record, error) {
+	r, _, err := fromEventBridge(raw)
+	return r, err
+}
+
+// fromEventBridge is FromEventBridge that also returns the record's JSON (the event's detail).
+func fromEventBridge(raw []byte) (Record, json.RawMessage, error) {
 	var env envelope
 	if err := decodeObject(raw, &env); err != nil {
-		return Record{}, &Error{Reason: "undecodable EventBridge event", Err: err}
+		return Record{}, nil, &Error{Reason: "undecodable EventBridge event", Err: err}
 	}
 	if env.DetailType == nil {
-		return Record{}, &Error{Reason: "not an EventBridge event: no detail-type"}
+		return Record{}, nil, &Error{Reason: "not an EventBridge event: no detail-type"}
 	}
 	if *env.DetailType != DetailType {
-		return Record{}, &Error{Reason: named("EventBridge event", env.ID) + " has detail-type " + quote(*env.DetailType), Err: ErrIgnored}
+		return Record{}, nil, &Error{Reason: named("EventBridge event", env.ID) + " has detail-type " + quote(*env.DetailType), Err: ErrIgnored}
 	}
 	if isNull(env.Detail) {
-		return Record{}, &Error{Reason: named("EventBridge event", env.ID) + " has no detail"}
+		return Record{}, nil, &Error{Reason: named("EventBridge event", env.ID) + " has no detail"}
 	}
 	r, err := Decode(env.Detail)
-	return r, within(err, named("EventBridge event", env.ID)+" detail")
+	return r, env.Detail, within(err, named("EventBridge event", env.ID)+" detail")
 }
 
 // named returns what, followed by id when there is one.
