@@ -26,6 +26,7 @@ func newReplayCmd() *cobra.Command {
 		at     string
 		maxAge time.Duration
 		table  string
+		topic  string // issue 3: publish alerts like the functions do (sweep.go)
 	)
 	cmd := &cobra.Command{
 		Use:   "replay [--json] [--at RFC3339] [--secondary-max-age DURATION] [--table NAME] PATH...",
@@ -60,6 +61,13 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			// Alerts go to the report, not to a log: stderr stays quiet unless something is wrong.
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			svc := app.New(st, alert.Discard{}, rules, log, time.Now)
+			if topic != "" { // issue 3: claim and publish alerts through SNS, as IngestFunction and SweepFunction do
+				n, err := snsNotifier(cmd, topic)
+				if err != nil {
+					return err
+				}
+				svc = svc.WithNotifier(n, 0)
+			}
 			r := replay.New(svc)
 			if err := r.Paths(cmd.Context(), paths); err != nil {
 				return err
@@ -88,6 +96,7 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 	f.StringVar(&at, "at", "", "sweep time, RFC3339 (default: now)")
 	f.DurationVar(&maxAge, "secondary-max-age", lifecycle.DefaultConfig().SecondaryMaxAge, "age after which an active secondary grant alerts")
 	f.StringVar(&table, "table", "", "DynamoDB table to use instead of memory (AWS_ENDPOINT_URL is honoured)")
+	f.StringVar(&topic, "topic", "", "SNS topic ARN: publish each alert once, as the functions do (default: report only)")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
@@ -40,6 +41,12 @@ func newHandler(ctx context.Context) (*handler.Ingest, error) {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	log := slog.Default()
-	svc := app.New(store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName), alert.Log{Logger: log}, cfg.Rules, log, time.Now)
+	// Issue 3: alerts the ingest raises (and resolutions of grants it ends) are claimed and published here.
+	var notifier app.Notifier = alert.Log{Logger: log}
+	if cfg.AlertTopicARN != "" {
+		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
+	}
+	svc := app.New(store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName), nil, cfg.Rules, log, time.Now).
+		WithNotifier(notifier, cfg.RemindInterval)
 	return handler.NewIngest(svc, log), nil
 }

@@ -56,6 +56,8 @@ type Service struct {
 	cfg    lifecycle.Config
 	log    *slog.Logger
 	now    func() time.Time
+
+	notify notifyConfig // issue 3: claimed delivery (notify.go); zero means the Alerter path
 }
 
 // New returns a Service. Pass time.Now in production and a fixed clock in tests.
@@ -78,14 +80,15 @@ func (s *Service) Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Res
 		if len(r.Changed) == 0 && !r.UsageChanged {
 			return r, nil
 		}
-		err = s.store.SaveKey(ctx, k, r)
+		notices, write := s.claim(&k, r, s.now())
+		err = s.store.SaveKey(ctx, k, write)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return r, err
 		}
-		s.deliver(ctx, r.Alerts)
+		s.deliver(ctx, r.Alerts, notices)
 		return r, nil
 	}
 	return lifecycle.Result{}, fmt.Errorf("app: ingest %s on %s: %w after %d attempts", ev.ID, ev.KeyARN, ErrConflict, maxAttempts)
@@ -95,6 +98,13 @@ func (s *Service) Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Res
 type SweepReport struct {
 	Keys   int
 	Alerts []lifecycle.Alert
+
+	// Issue 3: what the sweep's metrics report.
+	Resolved     []lifecycle.Alert      // alerts resolved (normally by ingest; the sweep catches up)
+	Notices      int                    // notices claimed and published
+	ActiveByKind map[lifecycle.Kind]int // active grants on the swept keys
+	BusiestKey   string                 // the key with the most active grants, against the per-key quota
+	BusiestCount int
 }
 
 // Sweep evaluates every rule at time at for the keys that have active grants.
@@ -103,44 +113,74 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) 
 	if err != nil {
 		return SweepReport{}, err
 	}
-	var rep SweepReport
+	jobs, err := s.loadJobs(ctx) // issue 3: job-aware rules (jobs.go)
+	if err != nil {
+		return SweepReport{}, err
+	}
+	rep := SweepReport{ActiveByKind: map[lifecycle.Kind]int{}}
 	for _, arn := range keys {
-		alerts, err := s.sweepKey(ctx, arn, at)
+		ks, err := s.sweepKey(ctx, arn, at, jobs)
 		if err != nil {
 			return rep, err
 		}
 		rep.Keys++
-		rep.Alerts = append(rep.Alerts, alerts...)
+		rep.Alerts = append(rep.Alerts, ks.result.Alerts...)
+		rep.Resolved = append(rep.Resolved, ks.result.Resolved...)
+		rep.Notices += ks.notices
+		n := 0
+		for kind, c := range ks.active {
+			rep.ActiveByKind[kind] += c
+			n += c
+		}
+		if n > rep.BusiestCount {
+			rep.BusiestKey, rep.BusiestCount = arn, n
+		}
 	}
 	return rep, nil
 }
 
-func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time) ([]lifecycle.Alert, error) {
+// keySweep is what sweeping one key did.
+type keySweep struct {
+	result  lifecycle.Result
+	notices int
+	active  map[lifecycle.Kind]int
+}
+
+func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time, jobs lifecycle.Jobs) (keySweep, error) {
 	for range maxAttempts {
 		k, err := s.store.LoadKey(ctx, arn)
 		if err != nil {
-			return nil, err
+			return keySweep{}, err
 		}
 		r := k.Sweep(at, s.cfg)
-		if len(r.Changed) == 0 && !r.UsageChanged {
-			return nil, nil
+		r = lifecycle.MergeResult(r, k.CheckJobs(jobs, at, s.cfg))
+		ks := keySweep{active: k.ActiveGrants()}
+		notices, write := s.claim(&k, r, at)
+		if len(write.Changed) == 0 && !write.UsageChanged {
+			return ks, nil
 		}
-		err = s.store.SaveKey(ctx, k, r)
+		err = s.store.SaveKey(ctx, k, write)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return keySweep{}, err
 		}
-		s.deliver(ctx, r.Alerts)
-		return r.Alerts, nil
+		s.deliver(ctx, r.Alerts, notices)
+		ks.result, ks.notices = r, len(notices)
+		return ks, nil
 	}
-	return nil, fmt.Errorf("app: sweep %s: %w after %d attempts", arn, ErrConflict, maxAttempts)
+	return keySweep{}, fmt.Errorf("app: sweep %s: %w after %d attempts", arn, ErrConflict, maxAttempts)
 }
 
-// deliver sends alerts that are already recorded. A delivery failure is logged, not returned: the alert is in the
-// store, and failing the event would only make Lambda redeliver a duplicate that raises nothing.
-func (s *Service) deliver(ctx context.Context, alerts []lifecycle.Alert) {
+// deliver sends alerts that are already recorded: the claimed notices when a Notifier is set (notify.go), else
+// the raised alerts to the Alerter. A delivery failure is logged, not returned: the alert is in the store, and
+// failing the event would only make Lambda redeliver a duplicate that raises nothing.
+func (s *Service) deliver(ctx context.Context, alerts []lifecycle.Alert, notices []lifecycle.Notice) {
+	if s.notify.to != nil {
+		s.publish(ctx, notices)
+		return
+	}
 	if len(alerts) == 0 || s.alerts == nil {
 		return
 	}

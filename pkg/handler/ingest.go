@@ -33,6 +33,9 @@ func NewIngest(app ingester, log *slog.Logger) *Ingest { return &Ingest{app: app
 // recorded instead of failing before our code runs (which Lambda would retry for nothing).
 func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
 	source := "eventbridge:" + envelopeID(raw)
+	if handled, err := h.bedrock(ctx, source, raw); handled { // issue 3: Bedrock job events (bedrock.go)
+		return err
+	}
 	rec, err := trail.FromEventBridge(raw)
 	if errors.Is(err, trail.ErrIgnored) {
 		h.log.DebugContext(ctx, "event ignored", "source", source, "err", err)
@@ -57,6 +60,7 @@ func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
 	}
 	h.log.InfoContext(ctx, "event processed", "eventId", ev.ID, "eventName", ev.Name, "grantId", ev.GrantID,
 		"keyArn", ev.KeyARN, "outcome", string(r.Outcome), "alerts", len(r.Alerts))
+	emitAlerts(ctx, h.log, r.Alerts, r.Resolved) // issue 3: AlertsRaised/AlertsResolved metrics (sweep.go)
 	return nil
 }
 

@@ -18,6 +18,9 @@ const (
 	ScopeEscalation          AlertType = "scope-escalation"
 	UnexpectedGrantee        AlertType = "unexpected-grantee"
 	MissingRetiringPrincipal AlertType = "missing-retiring-principal"
+	GrantQuota               AlertType = "grant-quota" // key-level: active grants near the per-key quota (quota.go)
+	// Issue 5: KMS lists a live Bedrock grant that grantwatch did not know or had as ended (reconcile.go).
+	UntrackedGrant AlertType = "untracked-grant"
 )
 
 // Severity ranks an alert.
@@ -39,6 +42,8 @@ var severities = map[AlertType]Severity{
 	ScopeEscalation:          High,
 	UnexpectedGrantee:        High,
 	MissingRetiringPrincipal: Medium,
+	GrantQuota:               High,
+	UntrackedGrant:           High, // issue 5 (reconcile.go)
 }
 
 // Alert is one raised alert. GrantID is empty for key-level alerts (use-after-retire).
@@ -49,6 +54,14 @@ type Alert struct {
 	KeyARN   string    `json:"keyArn"`
 	Message  string    `json:"message"`
 	RaisedAt time.Time `json:"raisedAt"` // the time the rule was evaluated at: an event's time or the sweep's
+
+	// Delivery (notify.go). Each time is written by the claim that sends the notice, in the same conditional
+	// write, so two writers racing cannot both send it.
+	NotifiedAt           time.Time `json:"notifiedAt,omitzero"`           // the first notification was claimed
+	RemindedAt           time.Time `json:"remindedAt,omitzero"`           // the latest reminder was claimed
+	ResolvedAt           time.Time `json:"resolvedAt,omitzero"`           // the grant ended: nothing left to act on
+	Resolution           string    `json:"resolution,omitempty"`          // how it ended, e.g. "retired after 31h0m0s"
+	ResolutionNotifiedAt time.Time `json:"resolutionNotifiedAt,omitzero"` // the resolution notice was claimed
 }
 
 // Config holds the thresholds of the rules. Use DefaultConfig and change what you need.
@@ -58,6 +71,8 @@ type Config struct {
 	OrphanGrace          time.Duration // how long a secondary may outlive its parent
 	UseAfterRetireGrace  time.Duration // how long after the last grant ended a Bedrock call is still tolerated
 	UseSettle            time.Duration // how old a Bedrock call must be before the sweep checks it (delivery lag)
+	JobGrace             time.Duration // how long a secondary may outlive the Bedrock job it served (jobs.go)
+	ModelDeletedGrace    time.Duration // how long a primary may outlive its deleted custom model (jobs.go)
 }
 
 // DefaultConfig returns the documented defaults.
@@ -68,6 +83,8 @@ func DefaultConfig() Config {
 		OrphanGrace:          5 * time.Minute,
 		UseAfterRetireGrace:  5 * time.Minute,
 		UseSettle:            15 * time.Minute,
+		JobGrace:             time.Hour,
+		ModelDeletedGrace:    time.Hour,
 	}
 }
 
@@ -77,6 +94,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"secondary max age": c.SecondaryMaxAge, "data automation max age": c.DataAutomationMaxAge,
 		"orphan grace": c.OrphanGrace, "use-after-retire grace": c.UseAfterRetireGrace, "use settle": c.UseSettle,
+		"job grace": c.JobGrace, "model deleted grace": c.ModelDeletedGrace,
 	} {
 		if d <= 0 {
 			bad = append(bad, fmt.Sprintf("%s must be positive, got %s", name, d))

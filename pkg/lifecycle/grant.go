@@ -25,6 +25,9 @@ const (
 	Active  State = "active"
 	Retired State = "retired"
 	Revoked State = "revoked"
+	// Issue 5: gone from KMS ListGrants with no end event seen (EndedBy Reconciled, reconcile.go). Replay never
+	// reconciles, so the replay contract never shows it.
+	Gone State = "ended"
 )
 
 // DataAutomationKey is the encryption-context key that marks a Bedrock Data Automation grant.
@@ -83,6 +86,8 @@ func (g Grant) State() State {
 		return Retired
 	case RevokeGrant:
 		return Revoked
+	case Reconciled: // issue 5
+		return Gone
 	}
 	return Active
 }

@@ -101,6 +101,7 @@ type Result struct {
 	Changed      []string // ids of grants whose record changed
 	UsageChanged bool
 	Alerts       []Alert // alerts raised by this call, already recorded on their grant or on the usage
+	Resolved     []Alert // alerts this call resolved because their grant ended (notify.go)
 }
 
 func (r *Result) touch(id string) {
@@ -133,6 +134,7 @@ func (k *Key) Apply(ev Event, cfg Config) (Result, error) {
 	if len(r.Changed) > 0 && !IsUse(ev.Name) {
 		k.relink(&r)
 		k.evaluate(&r, r.Changed, ev.Time, cfg)
+		k.resolve(&r, r.Changed) // issue 3: alerts of a grant that ended are resolved (notify.go)
 	}
 	return r, nil
 }
@@ -148,7 +150,9 @@ func (k *Key) Sweep(at time.Time, cfg Config) Result {
 	}
 	slices.Sort(ids)
 	k.evaluate(&r, ids, at, cfg)
+	k.resolve(&r, ids) // issue 3 (notify.go)
 	k.checkServiceUse(&r, at, cfg)
+	k.checkQuota(&r, at) // issue 3 (quota.go)
 	return r
 }
 

@@ -143,6 +143,12 @@ func (r *Replayer) item(ctx context.Context, it trail.Item) error {
 	if err == nil {
 		ev, err = it.Record.Event()
 	}
+	if errors.Is(err, trail.ErrIgnored) {
+		// Issue 3: not a KMS call; maybe a Bedrock job event (control-plane call or job state change).
+		if jev, jerr := trail.ItemJobEvent(it); !errors.Is(jerr, trail.ErrIgnored) {
+			return r.job(ctx, it.Source, jev, jerr)
+		}
+	}
 	switch {
 	case errors.Is(err, trail.ErrIgnored):
 		r.stats.Events++
@@ -166,6 +172,28 @@ func (r *Replayer) item(ctx context.Context, it trail.Item) error {
 		r.stats.Ignored++
 	}
 	r.keys[ev.KeyARN] = true
+	return nil
+}
+
+// job applies a Bedrock job event to the job registry (issue 3); an unusable one is rejected like any record.
+func (r *Replayer) job(ctx context.Context, source string, ev lifecycle.JobEvent, err error) error {
+	if err != nil {
+		r.reject(source, err)
+		return nil
+	}
+	out, err := r.svc.IngestJob(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("replay: %s: %w", source, err)
+	}
+	r.stats.Events++
+	switch out {
+	case lifecycle.Applied:
+		r.stats.Applied++
+	case lifecycle.Duplicate:
+		r.stats.Duplicates++
+	default:
+		r.stats.Ignored++
+	}
 	return nil
 }
 

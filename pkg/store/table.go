@@ -12,6 +12,9 @@
 //	                                                                 Unchecked
 //	rejection  REJECTED#<yyyy-mm-dd>   <at RFC3339Nano>#<source>     app.Rejection (json names); ttl=at+90d
 //
+// Grant items also carry gsi2pk=KIND#<kind>, gsi2sk=<createdAt fixed width>#<keyArn>#<grantId> unless Pending (index
+// GrantsByKind), and every grant item is in GrantsById by its grantId: the read side, query.go.
+//
 // Access patterns, and why:
 //   - LoadKey: one strongly consistent Query on pk. A key's grants and usage form one item collection, so the
 //     aggregate the rules work on is one round trip.
@@ -223,6 +226,10 @@ func (t *Table) grantWrite(keyARN string, g lifecycle.Grant) (write, error) {
 		item["gsi1pk"] = str(activeValue)
 		item["gsi1sk"] = str(keyARN + "#" + g.ID)
 	}
+	// Issue 4 (query.go): the GrantsByKind index keys, in the same write. GrantsById uses grantId as it is.
+	for name, v := range kindIndexKeys(g) {
+		item[name] = str(v)
+	}
 	if g.Pending && g.Ended() {
 		item[TTLAttribute] = epoch(g.EndedAt.Add(retention))
 	}
@@ -361,8 +368,9 @@ func (t *Table) RecordRejection(ctx context.Context, r app.Rejection) error {
 	return nil
 }
 
-// TableSchema returns the table Table expects: on-demand, pk/sk strings, and the sparse KEYS_ONLY index
-// ActiveGrants on gsi1pk/gsi1sk. template.yaml must declare the same.
+// TableSchema returns the table Table expects: on-demand, pk/sk strings, the sparse KEYS_ONLY index
+// ActiveGrants on gsi1pk/gsi1sk, and the read-side indexes GrantsByKind and GrantsById (query.go). template.yaml
+// must declare the same.
 func TableSchema(name string) *dynamodb.CreateTableInput {
 	attr := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
@@ -371,13 +379,24 @@ func TableSchema(name string) *dynamodb.CreateTableInput {
 		return types.KeySchemaElement{AttributeName: aws.String(n), KeyType: t}
 	}
 	return &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk")},
-		KeySchema:            []types.KeySchemaElement{key("pk", types.KeyTypeHash), key("sk", types.KeyTypeRange)},
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk"),
+			attr("gsi2pk"), attr("gsi2sk"), attr("grantId")},
+		KeySchema: []types.KeySchemaElement{key("pk", types.KeyTypeHash), key("sk", types.KeyTypeRange)},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 			IndexName:  aws.String(ActiveIndex),
 			KeySchema:  []types.KeySchemaElement{key("gsi1pk", types.KeyTypeHash), key("gsi1sk", types.KeyTypeRange)},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}, {
+			// Issue 4: inventory by kind and creation time (query.go).
+			IndexName:  aws.String(KindIndex),
+			KeySchema:  []types.KeySchemaElement{key("gsi2pk", types.KeyTypeHash), key("gsi2sk", types.KeyTypeRange)},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: KindIndexAttributes},
+		}, {
+			// Issue 4: a grant by id alone (query.go).
+			IndexName:  aws.String(IDIndex),
+			KeySchema:  []types.KeySchemaElement{key("grantId", types.KeyTypeHash)},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	}

@@ -1,0 +1,106 @@
+package deploy
+
+import (
+	"reflect"
+	"sort"
+	"testing"
+)
+
+// wildcardAllowList is every wildcard resource the template may hold (issue 5), each for exactly one action alone
+// in its statement:
+//   - cloudtrail:LookupEvents has no resource-level permissions: IAM accepts only "*" for it;
+//   - kms:ListGrants on any key of this account (a key ARN names its Region), with a kms:CallerAccount condition.
+var wildcardAllowList = map[string]string{
+	"cloudtrail:LookupEvents": "*",
+	"kms:ListGrants":          "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*",
+}
+
+// wildcardAllowed reports whether st may have the wildcard resource res.
+func wildcardAllowed(st map[string]any, res string) bool {
+	acts := stringsOf(st["Action"])
+	if len(acts) != 1 || wildcardAllowList[acts[0]] != res {
+		return false
+	}
+	if acts[0] == "kms:ListGrants" {
+		return reflect.DeepEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}})
+	}
+	return true
+}
+
+func TestWildcardAllowList(t *testing.T) {
+	lookup := map[string]any{"Action": "cloudtrail:LookupEvents", "Resource": "*"}
+	listGrants := map[string]any{"Action": "kms:ListGrants", "Resource": map[string]any{"Fn::Sub": wildcardAllowList["kms:ListGrants"]},
+		"Condition": map[string]any{"StringEquals": map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}}}
+	tests := []struct {
+		name string
+		st   map[string]any
+		res  string
+		want bool
+	}{
+		{"LookupEvents on *", lookup, "*", true},
+		{"LookupEvents with another action", map[string]any{"Action": []any{"cloudtrail:LookupEvents", "s3:GetObject"}}, "*", false},
+		{"another action on *", map[string]any{"Action": "kms:Decrypt"}, "*", false},
+		{"ListGrants on the account's keys with the condition", listGrants, wildcardAllowList["kms:ListGrants"], true},
+		{"ListGrants without the condition", map[string]any{"Action": "kms:ListGrants"}, wildcardAllowList["kms:ListGrants"], false},
+		{"ListGrants on *", listGrants, "*", false},
+	}
+	for _, tt := range tests {
+		if got := wildcardAllowed(tt.st, tt.res); got != tt.want {
+			t.Errorf("%s: wildcardAllowed = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// statements returns a function's statements by Sid, with sorted actions.
+func statements(t *testing.T, p map[string]any) (map[string][]string, map[string]map[string]any) {
+	t.Helper()
+	acts, sts := map[string][]string{}, map[string]map[string]any{}
+	for _, pol := range p["Policies"].([]any) {
+		for _, s := range asList(t, "Statement", pol.(map[string]any)["Statement"]) {
+			st := s.(map[string]any)
+			a := stringsOf(st["Action"])
+			sort.Strings(a)
+			acts[st["Sid"].(string)], sts[st["Sid"].(string)] = a, st
+		}
+	}
+	return acts, sts
+}
+
+// TestBackfillFunction: on demand, 15 minutes, no retries, exactly its permissions.
+func TestBackfillFunction(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := props(t, at(t, tpl, "Resources", "BackfillFunction").(map[string]any))
+	wantEqual(t, "backfill Timeout", p["Timeout"], 900)
+	if _, ok := p["Events"]; ok {
+		t.Error("BackfillFunction has Events; it is invoked on demand")
+	}
+	wantEqual(t, "backfill EventInvokeConfig", p["EventInvokeConfig"], map[string]any{"MaximumRetryAttempts": 0})
+	acts, sts := statements(t, p)
+	wantEqual(t, "backfill permissions", acts, map[string][]string{
+		"GrantTable":       {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"CloudTrailLookup": {"cloudtrail:LookupEvents"},
+		"AlertTopic":       {"sns:Publish"},
+		"AlertTopicKey":    {"kms:Decrypt", "kms:GenerateDataKey"},
+	})
+	wantEqual(t, "backfill GrantTable Resource", sts["GrantTable"]["Resource"], getAtt("Table", "Arn"))
+	wantEqual(t, "backfill CloudTrailLookup Resource", sts["CloudTrailLookup"]["Resource"], "*")
+}
+
+// TestReconcileFunction: a schedule from a parameter (daily by default), ListGrants on the account's keys only.
+func TestReconcileFunction(t *testing.T) {
+	tpl := loadTemplate(t)
+	wantEqual(t, "ReconcileSchedule default", at(t, tpl, "Parameters", "ReconcileSchedule", "Default"), "rate(1 day)")
+	p := props(t, at(t, tpl, "Resources", "ReconcileFunction").(map[string]any))
+	wantEqual(t, "reconcile Schedule", at(t, p, "Events", "Schedule", "Properties", "Schedule"), ref("ReconcileSchedule"))
+	acts, sts := statements(t, p)
+	wantEqual(t, "reconcile permissions", acts, map[string][]string{
+		"GrantTable":        {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"GrantsByKindIndex": {"dynamodb:Query"},
+		"KmsListGrants":     {"kms:ListGrants"},
+		"AlertTopic":        {"sns:Publish"},
+		"AlertTopicKey":     {"kms:Decrypt", "kms:GenerateDataKey"},
+	})
+	wantEqual(t, "reconcile ListGrants Resource", sts["KmsListGrants"]["Resource"],
+		map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"})
+	wantEqual(t, "reconcile GrantsByKind Resource", sts["GrantsByKindIndex"]["Resource"], map[string]any{"Fn::Sub": "${Table.Arn}/index/GrantsByKind"})
+}

@@ -1,0 +1,241 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/replay"
+	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
+)
+
+// The real QueryFunction binary (make build-QueryFunction, for the host), invoked with the events/api samples as
+// sam local invoke would, against moto behind a proxy that counts every DynamoDB call.
+
+var bootstrap string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "query-bootstrap-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	arch, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go env GOARCH:", err)
+		return 1
+	}
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "build-QueryFunction",
+		"ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "make build-QueryFunction: %v\n%s", err, out)
+		return 1
+	}
+	bootstrap = filepath.Join(dir, "bootstrap")
+	return testenv.Main(m)
+}
+
+// querySet is the fixed set of scenarios the query tests read (22 grants on 10 keys).
+var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary",
+	"04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation",
+	"14-unexpected-grantee-and-missing-retiring"}
+
+func seed(t *testing.T, table string) {
+	t.Helper()
+	api := dynamodb.NewFromConfig(testenv.AWSConfig())
+	if err := store.CreateTable(t.Context(), api, table); err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	at := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	svc := app.New(store.New(api, table), alert.Discard{}, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return at })
+	r := replay.New(svc)
+	var paths []string
+	for _, d := range querySet {
+		paths = append(paths, filepath.Join("..", "..", "events", "scenarios", d))
+	}
+	if err := r.Paths(t.Context(), paths); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Finish(t.Context(), at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBootstrapServesSamples(t *testing.T) {
+	testenv.Reset(t)
+	const table = "grantwatch-query"
+	seed(t, table)
+	proxyURL, calls := testenv.CountingProxy(t)
+	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + proxyURL, "AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table})
+
+	samples, err := filepath.Glob(filepath.Join("..", "..", "events", "api", "*.json"))
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no samples in events/api: %v", err)
+	}
+	// Every sample is served here; the expected status is part of the sample's name.
+	want := map[string]int{
+		"get-grants-active-secondaries.json": 200, "get-grants-key-active-at.json": 200, "get-grant.json": 200,
+		"get-key-grants.json": 200, "get-grants-bad-input.json": 400, "get-grant-unknown.json": 404,
+	}
+	routes := map[string]bool{}
+	for _, path := range samples {
+		name := filepath.Base(path)
+		status, ok := want[name]
+		if !ok {
+			t.Errorf("sample %s has no expected status in this test", name)
+			continue
+		}
+		payload, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		resp, fnErr, err := rt.Invoke(ctx, payload)
+		cancel()
+		if err != nil || fnErr != nil {
+			t.Fatalf("%s: invoke error %v, function error %v\n%s", name, err, fnErr, rt.Logs())
+		}
+		var out events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(resp, &out); err != nil {
+			t.Fatalf("%s: response %s: %v", name, resp, err)
+		}
+		if out.StatusCode != status || out.Headers["Content-Type"] != "application/json" {
+			t.Errorf("%s: status %d, content type %q; want %d JSON\n%s", name, out.StatusCode, out.Headers["Content-Type"], status, out.Body)
+		}
+		var req events.APIGatewayV2HTTPRequest
+		_ = json.Unmarshal(payload, &req)
+		routes[req.RouteKey] = true
+	}
+	for _, r := range []string{"GET /grants", "GET /grants/{grantId}", "GET /keys/{keyArn}/grants"} {
+		if !routes[r] {
+			t.Errorf("no sample in events/api exercises route %s", r)
+		}
+	}
+	got := calls.Counts()
+	if got["Scan"] != 0 || got["Query"] == 0 || got["GetItem"] == 0 {
+		t.Errorf("DynamoDB calls of QueryFunction = %v; want Query and GetItem, never Scan", got)
+	}
+	for op := range got {
+		if op != "Query" && op != "GetItem" {
+			t.Errorf("QueryFunction called %s (%v)", op, got)
+		}
+	}
+	if strings.Contains(rt.Logs(), `"level":"ERROR"`) {
+		t.Errorf("the function logged errors:\n%s", rt.Logs())
+	}
+}
+
+// TestBootstrapPagesAndPointInTime follows nextToken through the built function on moto, and asks point-in-time
+// questions across a retirement and a revocation.
+func TestBootstrapPagesAndPointInTime(t *testing.T) {
+	testenv.Reset(t)
+	const table = "grantwatch-query-pages"
+	seed(t, table)
+	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table})
+	base, err := os.ReadFile(filepath.Join("..", "..", "events", "api", "get-grants-active-secondaries.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(qs map[string]string) (int, app.GrantList, string) {
+		t.Helper()
+		var req events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(base, &req); err != nil {
+			t.Fatal(err)
+		}
+		req.QueryStringParameters = qs
+		payload, _ := json.Marshal(req)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		resp, fnErr, err := rt.Invoke(ctx, payload)
+		if err != nil || fnErr != nil {
+			t.Fatalf("invoke %v: %v %v", qs, err, fnErr)
+		}
+		var out events.APIGatewayV2HTTPResponse
+		var l app.GrantList
+		if err := json.Unmarshal(resp, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.StatusCode == 200 {
+			if err := json.Unmarshal([]byte(out.Body), &l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out.StatusCode, l, out.Body
+	}
+	ids := func(l app.GrantList) []string {
+		var out []string
+		for _, g := range l.Grants {
+			out = append(out, g.GrantID[:4])
+		}
+		return out
+	}
+
+	// All 22 grants, 3 per page: every grant once, in the order of one big page.
+	_, all, _ := call(map[string]string{"limit": "100"})
+	var paged []string
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 30 {
+			t.Fatal("more than 30 pages")
+		}
+		qs := map[string]string{"limit": "3"}
+		if cursor != "" {
+			qs["cursor"] = cursor
+		}
+		status, l, body := call(qs)
+		if status != 200 || len(l.Grants) > 3 {
+			t.Fatalf("page %d: %d, %d grants: %s", page, status, len(l.Grants), body)
+		}
+		paged = append(paged, ids(l)...)
+		if l.NextToken == "" {
+			break
+		}
+		cursor = l.NextToken
+	}
+	if strings.Join(paged, ",") != strings.Join(ids(all), ",") || len(paged) != 22 {
+		t.Errorf("paged = %v; want the 22 grants of one page %v", paged, ids(all))
+	}
+	if status, _, body := call(map[string]string{"limit": "3", "kind": "primary", "cursor": cursor + "x"}); status != 400 {
+		t.Errorf("altered cursor: %d %s; want 400", status, body)
+	}
+
+	key := func(n string) string { return "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-" + n }
+	for _, tt := range []struct {
+		qs   map[string]string
+		want string
+	}{
+		{map[string]string{"key": key("010000000001"), "activeAt": "2024-05-30T10:59:59Z"}, "0101,0102,0103"},
+		{map[string]string{"key": key("010000000001"), "activeAt": "2024-05-30T11:00:00Z"}, "0101,0103"}, // 0102 retired at 11:00
+		{map[string]string{"key": key("030000000001"), "activeAt": "2024-05-31T17:00:00Z"}, "0301,0302"},
+		{map[string]string{"key": key("030000000001"), "activeAt": "2024-05-31T18:00:00Z"}, "0302"}, // 0301 revoked at 18:00
+		{map[string]string{"kind": "primary", "activeAt": "2024-05-31T12:00:00Z", "state": "revoked"}, "0301"},
+	} {
+		status, l, body := call(tt.qs)
+		if got := strings.Join(ids(l), ","); status != 200 || got != tt.want {
+			t.Errorf("%v: %d %s; want %s (%s)", tt.qs, status, got, tt.want, body)
+		}
+	}
+}

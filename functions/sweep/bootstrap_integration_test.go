@@ -1,0 +1,114 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/handler"
+	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
+)
+
+// bootstrap is the real SweepFunction binary, built by make build-SweepFunction for the host's architecture.
+var bootstrap string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "sweep-bootstrap-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	arch, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go env GOARCH:", err)
+		return 1
+	}
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "build-SweepFunction", "ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "make build-SweepFunction: %v\n%s", err, out)
+		return 1
+	}
+	bootstrap = filepath.Join(dir, "bootstrap")
+	return testenv.Main(m)
+}
+
+// TestBootstrapSweeps runs the built SweepFunction the way the schedule invokes it: its environment from the
+// template, its clock the wall clock. Scenario 02's secondary is years old by then: one alert, published once.
+func TestBootstrapSweeps(t *testing.T) {
+	testenv.Reset(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cfg := testenv.AWSConfig()
+	ddb, snsc := dynamodb.NewFromConfig(cfg), sns.NewFromConfig(cfg)
+	const table = "grantwatch-sweep-bootstrap"
+	if err := store.CreateTable(ctx, ddb, table); err != nil {
+		t.Fatal(err)
+	}
+	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("grantwatch-bootstrap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &subscriber{}
+	srv := httptest.NewServer(sub)
+	defer srv.Close()
+	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(srv.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	// Seed through the ingest path without a notifier: the alerts are the function's to send.
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ingest := handler.NewIngest(app.New(store.New(ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log)
+	files, _ := filepath.Glob(filepath.Join("..", "..", "events", "scenarios", "02-long-lived-secondary", "*.json"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ingest.Handle(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table,
+		"ALERT_TOPIC_ARN=" + aws.ToString(topic.TopicArn), "SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h"})
+	scheduled := []byte(`{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333",` +
+		`"time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}`)
+	for i, want := range []int{1, 0} { // the second run finds the alert claimed
+		_, fnErr, err := rt.Invoke(ctx, scheduled)
+		if err != nil || fnErr != nil {
+			t.Fatalf("invoke %d: %v, function error %v", i, err, fnErr)
+		}
+		got := sub.take()
+		if len(got) != want {
+			t.Fatalf("invoke %d: the subscriber got %d messages; want %d", i, len(got), want)
+		}
+		for _, n := range got {
+			var doc struct{ Type, GrantID string }
+			if json.Unmarshal([]byte(n.Message), &doc) != nil || doc.Type != "long-lived-secondary" || !strings.HasPrefix(n.Subject, "[HIGH] long-lived-secondary grant 0202be99") {
+				t.Errorf("message %q / %.120s; want the long-lived-secondary alert of grant 0202be99…", n.Subject, n.Message)
+			}
+		}
+	}
+}

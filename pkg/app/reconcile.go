@@ -1,0 +1,122 @@
+package app
+
+// The Reconcile use case (issue 5): compare every key's recorded grants with what KMS ListGrants lists, so that a
+// grant whose events were never delivered is found, and one whose end was never delivered is ended
+// (lifecycle.Key.Reconcile). A key whose grants could not be listed is reported and left untouched: "could not
+// list" is never "no grants".
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+)
+
+// ErrCouldNotList marks a listing that failed (access denied, throttling, a missing key, the network). GrantLister
+// implementations wrap it.
+var ErrCouldNotList = errors.New("app: could not list grants")
+
+// GrantLister lists every grant KMS holds on a key, all pages, or fails as a whole.
+type GrantLister interface {
+	ListGrants(ctx context.Context, keyARN string) ([]lifecycle.ListedGrant, error)
+}
+
+// KeyLister lists the keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
+// implement it.
+type KeyLister interface {
+	ReconcileKeys(ctx context.Context) ([]string, error)
+}
+
+// KeyReconcile is what reconcile did on one key.
+type KeyReconcile struct {
+	KeyARN       string            `json:"keyArn"`
+	Added        []string          `json:"added,omitempty"`        // untracked Bedrock grants now recorded
+	Ended        []string          `json:"ended,omitempty"`        // grants gone from KMS, ended "reconciled"
+	CouldNotList string            `json:"couldNotList,omitempty"` // why the key's grants could not be listed
+	Listed       int               `json:"listed"`                 // grants KMS listed on the key
+	Alerts       []lifecycle.Alert `json:"alerts,omitempty"`       // raised on the key by this reconcile
+}
+
+// ReconcileReport is what one reconcile did, key by key in key order.
+type ReconcileReport struct {
+	At   time.Time      `json:"at"`
+	Keys []KeyReconcile `json:"keys"`
+}
+
+// CouldNotList counts the keys whose grants could not be listed.
+func (r ReconcileReport) CouldNotList() int {
+	n := 0
+	for _, k := range r.Keys {
+		if k.CouldNotList != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Reconcile reconciles the given keys, or, when keys is empty, every key with recorded Bedrock grants (the store
+// must implement KeyLister). A key that cannot be listed is reported and skipped; store failures end the run.
+func (s *Service) Reconcile(ctx context.Context, lister GrantLister, keys []string, at time.Time) (ReconcileReport, error) {
+	rep := ReconcileReport{At: at.UTC()}
+	if len(keys) == 0 {
+		kl, ok := s.store.(KeyLister)
+		if !ok {
+			return rep, fmt.Errorf("app: reconcile: the store cannot list keys; name them")
+		}
+		var err error
+		if keys, err = kl.ReconcileKeys(ctx); err != nil {
+			return rep, err
+		}
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	for _, arn := range keys {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		kr, err := s.reconcileKey(ctx, lister, arn, at.UTC())
+		if err != nil {
+			return rep, err
+		}
+		rep.Keys = append(rep.Keys, kr)
+	}
+	return rep, nil
+}
+
+func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn string, at time.Time) (KeyReconcile, error) {
+	kr := KeyReconcile{KeyARN: arn}
+	listed, err := lister.ListGrants(ctx, arn)
+	if err != nil {
+		if ctx.Err() != nil {
+			return kr, ctx.Err()
+		}
+		s.log.WarnContext(ctx, "could not list grants; key left as recorded", "keyArn", arn, "err", err)
+		kr.CouldNotList = err.Error()
+		return kr, nil
+	}
+	kr.Listed = len(listed)
+	for range maxAttempts {
+		k, err := s.store.LoadKey(ctx, arn)
+		if err != nil {
+			return kr, err
+		}
+		r, rr := k.Reconcile(listed, at, s.cfg)
+		if len(r.Changed) == 0 && !r.UsageChanged {
+			return kr, nil
+		}
+		notices, write := s.claim(&k, r, at)
+		err = s.store.SaveKey(ctx, k, write)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return kr, err
+		}
+		s.deliver(ctx, r.Alerts, notices)
+		kr.Added, kr.Ended, kr.Alerts = rr.Added, rr.Ended, r.Alerts
+		return kr, nil
+	}
+	return kr, fmt.Errorf("app: reconcile %s: %w after %d attempts", arn, ErrConflict, maxAttempts)
+}

@@ -1,0 +1,248 @@
+package handler_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/handler"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/replay"
+	"github.com/grantwatch/grantwatch/pkg/store"
+)
+
+var demoAt = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+
+const (
+	key01     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-010000000001"
+	key12     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-120000000001"
+	primary01 = "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f"
+)
+
+// querySet is the fixed set of scenarios the query tests read: new scenarios added to events/scenarios do not change
+// their expectations. 22 grants on 10 keys, and a hidden tombstone (06: a non-Bedrock grant retired).
+var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary", "04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation", "14-unexpected-grantee-and-missing-retiring"}
+
+// demoHandler replays events/scenarios into memory and serves the query API on it at demoAt.
+func demoHandler(t *testing.T) *handler.Query {
+	t.Helper()
+	mem := store.NewMemory()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := app.New(mem, alert.Discard{}, lifecycle.DefaultConfig(), quiet, func() time.Time { return demoAt })
+	r := replay.New(svc)
+	var paths []string
+	for _, d := range querySet {
+		paths = append(paths, filepath.Join("..", "..", "events", "scenarios", d))
+	}
+	if err := r.Paths(context.Background(), paths); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Finish(context.Background(), demoAt); err != nil {
+		t.Fatal(err)
+	}
+	return handler.NewQuery(app.NewQuery(mem, func() time.Time { return demoAt }, nil), quiet)
+}
+
+// request builds an HTTP API payload 2.0 request for a route.
+func request(route string, path map[string]string, qs map[string]string) events.APIGatewayV2HTTPRequest {
+	return events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, PathParameters: path, QueryStringParameters: qs,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "test-request"}}
+}
+
+func apiSample(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "api", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return req
+}
+
+// serve runs one request and checks the response against api/openapi.yaml.
+func serve(t *testing.T, h *handler.Query, o *openAPI, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := h.Handle(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Handle(%s) error = %v", req.RouteKey, err)
+	}
+	if ct := resp.Headers["Content-Type"]; ct != "application/json" {
+		t.Errorf("Content-Type = %q; want application/json", ct)
+	}
+	// Every response of a documented route must match the document (an unknown route has none).
+	switch req.RouteKey {
+	case handler.RouteGrants, handler.RouteGrant, handler.RouteKeyGrants:
+		o.checkResponse(t, strings.TrimPrefix(req.RouteKey, "GET "), "GET", resp.StatusCode, resp.Body)
+	}
+	return resp
+}
+
+func TestQueryRoutes(t *testing.T) {
+	h := demoHandler(t)
+	o := loadOpenAPI(t)
+	enc := url.PathEscape(key01)
+	tests := []struct {
+		name       string
+		req        events.APIGatewayV2HTTPRequest
+		status     int
+		wantInBody []string
+	}{
+		{name: "sample active secondaries", req: apiSample(t, "get-grants-active-secondaries.json"), status: 200,
+			wantInBody: []string{`"grantId":"0202`, `"grantId":"0302`, `"grantId":"1202`}},
+		{name: "sample key active at", req: apiSample(t, "get-grants-key-active-at.json"), status: 200,
+			wantInBody: []string{`"grantId":"0101`, `"grantId":"0102`, `"grantId":"0103`}},
+		{name: "sample grant", req: apiSample(t, "get-grant.json"), status: 200,
+			wantInBody: []string{`"children":[{"grantId":"0102`, `"keyUsage":{"calls":{"Decrypt":1}`, `"callerType":"AssumedRole"`}},
+		{name: "sample key grants", req: apiSample(t, "get-key-grants.json"), status: 200, wantInBody: []string{`"nextToken":"`}},
+		{name: "sample bad input", req: apiSample(t, "get-grants-bad-input.json"), status: 400,
+			wantInBody: []string{`key \"alias/my-key\" is not a KMS key ARN`, `activeAt \"yesterday\" is not an RFC 3339 time`, `limit \"500\" is out of range 1..100`}},
+		{name: "sample unknown grant", req: apiSample(t, "get-grant-unknown.json"), status: 404, wantInBody: []string{`"error":"not_found"`}},
+		{name: "key path not encoded", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": key01}, nil), status: 200,
+			wantInBody: []string{`"grantId":"0101`}},
+		{name: "key path encoded", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": enc}, map[string]string{"state": "retired"}), status: 200,
+			wantInBody: []string{`"grantId":"0102`, `"grantId":"0103`}},
+		{name: "key path bad arn", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": "alias%2Fx"}, nil), status: 400,
+			wantInBody: []string{`key \"alias/x\" is not a KMS key ARN`}},
+		{name: "key path bad encoding", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": "%zz"}, nil), status: 400},
+		{name: "key given twice", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": enc}, map[string]string{"key": key01}), status: 400,
+			wantInBody: []string{"unknown query parameter(s) key"}},
+		{name: "unknown parameter", req: request(handler.RouteGrants, nil, map[string]string{"activeat": "2024-05-30T00:00:00Z"}), status: 400,
+			wantInBody: []string{"unknown query parameter(s) activeat"}},
+		{name: "limit 0", req: request(handler.RouteGrants, nil, map[string]string{"limit": "0"}), status: 400, wantInBody: []string{`limit \"0\" is out of range`}},
+		{name: "limit 101", req: request(handler.RouteGrants, nil, map[string]string{"limit": "101"}), status: 400},
+		{name: "limit 100", req: request(handler.RouteGrants, nil, map[string]string{"limit": "100"}), status: 200},
+		{name: "bad kind", req: request(handler.RouteGrants, nil, map[string]string{"kind": "tertiary"}), status: 400},
+		{name: "bad state", req: request(handler.RouteGrants, nil, map[string]string{"state": "closed"}), status: 400},
+		{name: "bad older than", req: request(handler.RouteGrants, nil, map[string]string{"olderThan": "-3h"}), status: 400},
+		{name: "empty cursor", req: request(handler.RouteGrants, nil, map[string]string{"cursor": ""}), status: 400},
+		{name: "forged cursor", req: request(handler.RouteGrants, nil, map[string]string{"cursor": "eyJ2IjoxfQ.AAAA"}), status: 400,
+			wantInBody: []string{"invalid cursor"}},
+		{name: "bad grant id", req: request(handler.RouteGrant, map[string]string{"grantId": "a b"}, nil), status: 400},
+		{name: "grant with wrong key", req: request(handler.RouteGrant, map[string]string{"grantId": primary01}, map[string]string{"key": key12}), status: 404},
+		{name: "grant with its key", req: request(handler.RouteGrant, map[string]string{"grantId": primary01}, map[string]string{"key": key01}), status: 200},
+		{name: "revoked at a point in time", req: request(handler.RouteGrants, nil, map[string]string{"kind": "primary", "activeAt": "2024-05-31T11:00:00Z", "state": "revoked"}), status: 200,
+			wantInBody: []string{`"grantId":"0301`, `"grantId":"0401`, `"endedBy":"RevokeGrant"`}},
+		{name: "older than days", req: request(handler.RouteGrants, nil, map[string]string{"olderThan": "2d"}), status: 200,
+			wantInBody: []string{`"grantId":"0701`, `"grantId":"0802`}},
+		{name: "unknown route", req: request("POST /grants", nil, nil), status: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := serve(t, h, o, tt.req)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status = %d; want %d (body %s)", resp.StatusCode, tt.status, resp.Body)
+			}
+			for _, w := range tt.wantInBody {
+				if !strings.Contains(resp.Body, w) {
+					t.Errorf("body %s\nlacks %s", resp.Body, w)
+				}
+			}
+		})
+	}
+}
+
+// TestQueryPagination walks the API page by page, as a client does, and compares with one big page.
+func TestQueryPagination(t *testing.T) {
+	h := demoHandler(t)
+	o := loadOpenAPI(t)
+	list := func(qs map[string]string) app.GrantList {
+		t.Helper()
+		resp := serve(t, h, o, request(handler.RouteGrants, nil, qs))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%v: status %d %s", qs, resp.StatusCode, resp.Body)
+		}
+		var l app.GrantList
+		if err := json.Unmarshal([]byte(resp.Body), &l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	all := list(map[string]string{"limit": "100"})
+	if len(all.Grants) != 22 || all.NextToken != "" {
+		t.Fatalf("one page: %d grants, next %q; want 22 and no token", len(all.Grants), all.NextToken)
+	}
+	var ids []string
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 40 {
+			t.Fatal("more than 40 pages")
+		}
+		qs := map[string]string{"limit": "4"}
+		if cursor != "" {
+			qs["cursor"] = cursor
+		}
+		l := list(qs)
+		if len(l.Grants) > 4 {
+			t.Fatalf("page %d: %d grants", page, len(l.Grants))
+		}
+		for _, g := range l.Grants {
+			ids = append(ids, g.GrantID)
+		}
+		if l.NextToken == "" {
+			break
+		}
+		cursor = l.NextToken
+	}
+	for i, g := range all.Grants {
+		if i >= len(ids) || ids[i] != g.GrantID {
+			t.Fatalf("paged ids = %v; want the order of one page", ids)
+		}
+	}
+	if len(ids) != len(all.Grants) {
+		t.Fatalf("paged %d grants; want %d", len(ids), len(all.Grants))
+	}
+	// The token of one query is refused for another.
+	first := list(map[string]string{"limit": "1"})
+	resp := serve(t, h, o, request(handler.RouteGrants, nil, map[string]string{"limit": "1", "kind": "primary", "cursor": first.NextToken}))
+	if resp.StatusCode != 400 || !strings.Contains(resp.Body, "issued for other filters") {
+		t.Errorf("cursor of another query: %d %s; want 400 naming the filters", resp.StatusCode, resp.Body)
+	}
+}
+
+// failingQuerier stands for a store that cannot be read.
+type failingQuerier struct{}
+
+func (failingQuerier) Grants(context.Context, app.Filter, int, string) (app.GrantList, error) {
+	return app.GrantList{}, errors.New("store: query grants: operation error DynamoDB: Query, https response error StatusCode: 500")
+}
+
+func (failingQuerier) History(context.Context, string, string) (app.GrantHistory, error) {
+	return app.GrantHistory{}, errors.New("store: get grant: throttled")
+}
+
+// TestQueryStoreFailure: a store failure is a 500 that names the request id, not the table's internals.
+func TestQueryStoreFailure(t *testing.T) {
+	var logs strings.Builder
+	h := handler.NewQuery(failingQuerier{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	o := loadOpenAPI(t)
+	for _, req := range []events.APIGatewayV2HTTPRequest{
+		request(handler.RouteGrants, nil, nil),
+		request(handler.RouteGrant, map[string]string{"grantId": primary01}, nil),
+	} {
+		resp := serve(t, h, o, req)
+		if resp.StatusCode != 500 || !strings.Contains(resp.Body, "test-request") || strings.Contains(resp.Body, "DynamoDB") || strings.Contains(resp.Body, "throttled") {
+			t.Errorf("%s: %d %s; want 500 with the request id and no store details", req.RouteKey, resp.StatusCode, resp.Body)
+		}
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "throttled") {
+		t.Errorf("the failure is not logged: %s", logs.String())
+	}
+	if resp := serve(t, h, o, request(handler.RouteGrants, nil, map[string]string{"limit": ""})); resp.StatusCode != 400 {
+		t.Errorf("empty limit: %d %s; want 400", resp.StatusCode, resp.Body)
+	}
+}

@@ -1,0 +1,381 @@
+package lifecycle
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Bedrock job awareness (issue 3). Bedrock's control-plane calls and job state changes say when the work a grant
+// was made for is over; the sweep then holds grants to that, not only to the fixed age cap. Correlation is
+// tolerant: a grant is judged by a job only when every job that could explain it is known to have ended, and a
+// primary only when exactly one job created it. Anything less falls back to the age cap, never to an alarm.
+
+// Bedrock control-plane calls grantwatch consumes, as CloudTrail names them, and the native job event.
+const (
+	CreateModelCustomizationJob      = "CreateModelCustomizationJob"
+	CreateModelCopyJob               = "CreateModelCopyJob"
+	CreateProvisionedModelThroughput = "CreateProvisionedModelThroughput"
+	StopModelCustomizationJob        = "StopModelCustomizationJob"
+	DeleteCustomModel                = "DeleteCustomModel"
+	JobStateChange                   = "Model Customization Job State Change" // EventBridge detail-type, source aws.bedrock
+)
+
+// IsJobEvent reports whether name is a Bedrock event grantwatch consumes.
+func IsJobEvent(name string) bool {
+	switch name {
+	case CreateModelCustomizationJob, CreateModelCopyJob, CreateProvisionedModelThroughput, StopModelCustomizationJob,
+		DeleteCustomModel, JobStateChange:
+		return true
+	}
+	return false
+}
+
+// The job types.
+const (
+	CustomizationJob      = "model-customization"
+	CopyJob               = "model-copy"
+	ProvisionedThroughput = "provisioned-throughput"
+)
+
+// JobLinkWindow is how close in time a grant and a job must be to be linked: a primary's CreateGrant follows its
+// job's create call within seconds; the window allows for clock skew and slow starts.
+const JobLinkWindow = 10 * time.Minute
+
+// MaxJobs bounds the job registry; beyond it the jobs that ended longest ago are forgotten (their grants then
+// fall back to the age cap).
+const MaxJobs = 500
+
+// JobEvent is one Bedrock control-plane call or job state change, reduced to what links jobs and models to keys.
+type JobEvent struct {
+	ID        string
+	Name      string // one of the constants above
+	Time      time.Time
+	Region    string
+	Account   string
+	Caller    Caller
+	KeyARN    string // the key a create call names (customModelKmsKeyId, modelKmsKeyId); "" otherwise
+	JobARN    string
+	JobName   string
+	JobID     string // StopModelCustomizationJob's jobIdentifier: an ARN or a name
+	ModelARN  string // the custom model: output of a customization (state change), source of PT or copy
+	ModelName string // the custom model's name (customModelName, targetModelName, outputModelName)
+	ModelID   string // DeleteCustomModel's modelIdentifier, CreateProvisionedModelThroughput's modelId: ARN or name
+	Status    string // state change: InProgress, Completed, Failed, Stopping, Stopped
+	EndedAt   time.Time
+}
+
+// Job is what grantwatch knows about one Bedrock job or provisioned throughput.
+type Job struct {
+	ARN       string    `json:"arn,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Type      string    `json:"type,omitempty"`
+	KeyARN    string    `json:"keyArn,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	CreatedBy string    `json:"createdBy,omitempty"` // caller ARN
+	Status    string    `json:"status,omitempty"`
+	EndedAt   time.Time `json:"endedAt,omitzero"` // when it completed, failed or stopped
+	ModelARN  string    `json:"modelArn,omitempty"`
+	ModelName string    `json:"modelName,omitempty"`
+}
+
+// ModelDeletion is one DeleteCustomModel.
+type ModelDeletion struct {
+	ModelID string    `json:"modelId"` // as the call named it: ARN or name
+	At      time.Time `json:"at"`
+	EventID string    `json:"eventId"`
+}
+
+// Jobs is the account's job registry: one record, because Bedrock jobs are few and the calls that stop a job or
+// delete a model do not name the key. Stores keep it under one item with a version, like every other record.
+type Jobs struct {
+	Jobs      []Job           `json:"jobs,omitempty"`
+	Deletions []ModelDeletion `json:"deletions,omitempty"`
+	Version   int64           `json:"version"`
+}
+
+// Clone returns a deep copy.
+func (j Jobs) Clone() Jobs {
+	j.Jobs = slices.Clone(j.Jobs)
+	j.Deletions = slices.Clone(j.Deletions)
+	return j
+}
+
+// Ended reports whether the job is known to be over.
+func (j Job) Ended() bool { return !j.EndedAt.IsZero() }
+
+// Apply merges one event into the registry. It is idempotent and order-independent: the earliest create and the
+// earliest end win, and a state change that arrives before its create call is kept and merged when it comes.
+// It reports whether anything changed.
+func (j *Jobs) Apply(ev JobEvent) bool {
+	before := fmt.Sprint(*j)
+	switch ev.Name {
+	case CreateModelCustomizationJob, CreateModelCopyJob:
+		typ := map[string]string{CreateModelCustomizationJob: CustomizationJob, CreateModelCopyJob: CopyJob}[ev.Name]
+		job := j.find(ev.JobARN, ev.JobName)
+		if job.Type == "" {
+			job.Type = typ
+		}
+		job.ARN, job.Name = cmp.Or(job.ARN, ev.JobARN), cmp.Or(job.Name, ev.JobName)
+		if job.CreatedAt.IsZero() || ev.Time.Before(job.CreatedAt) {
+			job.CreatedAt, job.CreatedBy, job.KeyARN = ev.Time, callerName(ev.Caller), ev.KeyARN
+		}
+		// A copy has no end event (Bedrock publishes none for copies): it stays open, which keeps the
+		// secondaries around it on the age cap.
+		job.ModelName = cmp.Or(job.ModelName, ev.ModelName)
+		j.put(job)
+	case CreateProvisionedModelThroughput:
+		// Its secondary is made from the model's primary, on the model's key: link it through the model's job.
+		key := ""
+		for _, o := range j.Jobs {
+			if o.KeyARN != "" && o.servesModel(ev.ModelID) {
+				key = o.KeyARN
+			}
+		}
+		job := j.find(ev.JobARN, "")
+		job.Type, job.ARN, job.Name = ProvisionedThroughput, ev.JobARN, cmp.Or(job.Name, ev.JobName)
+		if job.CreatedAt.IsZero() || ev.Time.Before(job.CreatedAt) {
+			job.CreatedAt, job.CreatedBy = ev.Time, callerName(ev.Caller)
+		}
+		job.KeyARN, job.ModelARN = cmp.Or(job.KeyARN, key), cmp.Or(job.ModelARN, ev.ModelID)
+		j.put(job)
+	case StopModelCustomizationJob:
+		job := j.find(ev.JobID, ev.JobID)
+		if job.ARN == "" && job.Name == "" {
+			if strings.HasPrefix(ev.JobID, "arn:") {
+				job.ARN = ev.JobID
+			} else {
+				job.Name = ev.JobID
+			}
+		}
+		// The final Stopped state change may never be delivered (best effort): the stop call ends the job.
+		if job.EndedAt.IsZero() || ev.Time.Before(job.EndedAt) {
+			job.EndedAt = ev.Time
+			if job.Status == "" || job.Status == "InProgress" {
+				job.Status = "Stopping"
+			}
+		}
+		j.put(job)
+	case JobStateChange:
+		job := j.find(ev.JobARN, ev.JobName)
+		job.ARN, job.Name = cmp.Or(job.ARN, ev.JobARN), cmp.Or(job.Name, ev.JobName)
+		if job.Type == "" {
+			job.Type = CustomizationJob
+		}
+		job.ModelARN, job.ModelName = cmp.Or(job.ModelARN, ev.ModelARN), cmp.Or(job.ModelName, ev.ModelName)
+		if terminal(ev.Status) {
+			end := cmp.Or(ev.EndedAt, ev.Time)
+			if job.EndedAt.IsZero() || end.Before(job.EndedAt) || job.Status == "Stopping" {
+				job.EndedAt = end
+			}
+			job.Status = ev.Status
+		} else if job.Status == "" {
+			job.Status = ev.Status
+		}
+		j.put(job)
+	case DeleteCustomModel:
+		if !slices.ContainsFunc(j.Deletions, func(d ModelDeletion) bool { return d.EventID == ev.ID }) {
+			j.Deletions = append(j.Deletions, ModelDeletion{ModelID: ev.ModelID, At: ev.Time, EventID: ev.ID})
+			slices.SortFunc(j.Deletions, func(a, b ModelDeletion) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.EventID, b.EventID)) })
+		}
+	}
+	j.trim()
+	return fmt.Sprint(*j) != before
+}
+
+func terminal(status string) bool {
+	return status == "Completed" || status == "Failed" || status == "Stopped"
+}
+
+// find returns the job with the ARN, or else the name, or a new one.
+func (j *Jobs) find(arn, name string) Job {
+	for _, o := range j.Jobs {
+		if (arn != "" && o.ARN == arn) || (name != "" && o.Name == name) {
+			return o
+		}
+	}
+	return Job{}
+}
+
+func (j *Jobs) put(job Job) {
+	for i, o := range j.Jobs {
+		if (job.ARN != "" && o.ARN == job.ARN) || (job.Name != "" && o.Name == job.Name) {
+			j.Jobs[i] = job
+			return
+		}
+	}
+	j.Jobs = append(j.Jobs, job)
+}
+
+// trim keeps the registry within MaxJobs, forgetting the jobs that ended longest ago first.
+func (j *Jobs) trim() {
+	if len(j.Jobs) <= MaxJobs {
+		return
+	}
+	slices.SortStableFunc(j.Jobs, func(a, b Job) int {
+		switch {
+		case a.Ended() && !b.Ended():
+			return -1
+		case !a.Ended() && b.Ended():
+			return 1
+		}
+		return a.EndedAt.Compare(b.EndedAt)
+	})
+	j.Jobs = slices.Clone(j.Jobs[len(j.Jobs)-MaxJobs:])
+}
+
+// servesModel reports whether the job produced the model id (an ARN or a name).
+func (o Job) servesModel(id string) bool {
+	return id != "" && (id == o.ModelARN || id == o.ModelName)
+}
+
+// modelDeletedAt returns when the job's model was deleted, or zero.
+func (j Jobs) modelDeletedAt(o Job) time.Time {
+	for _, d := range j.Deletions {
+		if o.servesModel(d.ModelID) {
+			return d.At
+		}
+	}
+	return time.Time{}
+}
+
+// ForKey returns the jobs on one key.
+func (j Jobs) ForKey(arn string) Jobs {
+	out := Jobs{Deletions: j.Deletions}
+	for _, o := range j.Jobs {
+		if o.KeyARN == arn {
+			out.Jobs = append(out.Jobs, o)
+		}
+	}
+	return out
+}
+
+// CheckJobs evaluates the job-aware rules for the key's grants at time at and records new alerts (one per type
+// and grant, like every rule). jobs is the registry (ForKey is applied here).
+func (k *Key) CheckJobs(jobs Jobs, at time.Time, cfg Config) Result {
+	r := Result{Outcome: Applied}
+	jobs = jobs.ForKey(k.ARN)
+	if len(jobs.Jobs) == 0 {
+		return r
+	}
+	ids := make([]string, 0, len(k.Grants))
+	for id := range k.Grants {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		g := k.Grants[id]
+		if g.Pending || !g.ActiveAt(at) {
+			continue
+		}
+		var a *Alert
+		switch g.Kind {
+		case Secondary:
+			a = secondaryAfterJob(g, jobs, at, cfg)
+		case Primary:
+			a = primaryAfterModel(g, jobs, at, cfg)
+		}
+		if a == nil || g.hasAlert(a.Type) {
+			continue
+		}
+		g.Alerts = append(g.Alerts, *a)
+		k.Grants[id] = g
+		r.Alerts = append(r.Alerts, *a)
+		r.touch(id)
+	}
+	return r
+}
+
+// secondaryAfterJob raises long-lived-secondary when every job on the key that could have needed the secondary
+// ended more than cfg.JobGrace before at. Candidates: jobs created before the secondary (within the link window)
+// that had not ended before it was created. No candidate, or one still open, means no verdict.
+func secondaryAfterJob(g Grant, jobs Jobs, at time.Time, cfg Config) *Alert {
+	var cands []Job
+	for _, o := range jobs.Jobs {
+		if o.CreatedAt.IsZero() || o.CreatedAt.After(g.CreatedAt.Add(JobLinkWindow)) {
+			continue // not created yet, or never seen created: cannot explain the grant
+		}
+		if o.Ended() && o.EndedAt.Before(g.CreatedAt.Add(-JobLinkWindow)) {
+			continue // over before the grant existed
+		}
+		if !o.Ended() {
+			return nil // a job that could need it is still running, or its end was never seen
+		}
+		cands = append(cands, o)
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	last := slices.MaxFunc(cands, func(a, b Job) int { return a.EndedAt.Compare(b.EndedAt) })
+	if at.Sub(last.EndedAt) <= cfg.JobGrace {
+		return nil
+	}
+	a := newAlert(LongLivedSecondary, g, at,
+		"secondary grant %s is still active %s after %s job %s ended (%s at %s), beyond the %s grace: Bedrock retires a job's secondary grants when the job ends",
+		g.ID, at.Sub(last.EndedAt), last.Type, jobLabel(last), endVerb(last.Status),
+		last.EndedAt.UTC().Format(time.RFC3339), cfg.JobGrace)
+	return &a
+}
+
+// primaryAfterModel raises orphaned-primary when the one job that created the primary made a custom model that
+// was deleted more than cfg.ModelDeletedGrace before at. The job is linked by key, time (JobLinkWindow) and
+// caller (the same role); several matches link none.
+func primaryAfterModel(g Grant, jobs Jobs, at time.Time, cfg Config) *Alert {
+	var match []Job
+	for _, o := range jobs.Jobs {
+		if o.Type != CustomizationJob && o.Type != CopyJob {
+			continue
+		}
+		if d := g.CreatedAt.Sub(o.CreatedAt); d < -JobLinkWindow || d > JobLinkWindow {
+			continue
+		}
+		if o.CreatedBy != "" && g.CreatedBy.ARN != "" && roleOf(o.CreatedBy) != roleOf(g.CreatedBy.ARN) {
+			continue
+		}
+		match = append(match, o)
+	}
+	if len(match) != 1 {
+		return nil
+	}
+	o := match[0]
+	deleted := jobs.modelDeletedAt(o)
+	if deleted.IsZero() || deleted.Before(g.CreatedAt) || at.Sub(deleted) <= cfg.ModelDeletedGrace {
+		return nil
+	}
+	a := newAlert(OrphanedPrimary, g, at,
+		"primary grant %s is still active %s after custom model %s (made by %s job %s) was deleted at %s: Bedrock retires a model's primary grant when the model is deleted",
+		g.ID, at.Sub(deleted), cmp.Or(o.ModelName, o.ModelARN), o.Type, jobLabel(o), deleted.UTC().Format(time.RFC3339))
+	return &a
+}
+
+// endVerb says how a job ended: a stop request (Stopping) counts as stopped.
+func endVerb(status string) string {
+	switch status {
+	case "Completed", "Failed":
+		return strings.ToLower(status)
+	}
+	return "stopped"
+}
+
+func jobLabel(o Job) string {
+	switch {
+	case o.Name != "" && o.ARN != "":
+		return o.Name + " (" + o.ARN + ")"
+	case o.Name != "":
+		return o.Name
+	}
+	return o.ARN
+}
+
+// roleOf reduces an assumed-role session ARN to its role, so that two sessions of one role match.
+func roleOf(arn string) string {
+	if i := strings.Index(arn, ":assumed-role/"); i >= 0 {
+		rest := arn[i+len(":assumed-role/"):]
+		if role, _, ok := strings.Cut(rest, "/"); ok {
+			return arn[:i] + ":assumed-role/" + role
+		}
+	}
+	return arn
+}

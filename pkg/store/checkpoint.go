@@ -1,0 +1,232 @@
+package store
+
+// Issue 5: backfill runs and checkpoints, and the keys reconcile visits. Items (no new index; TTL cleans them up):
+//
+//	item        pk                 sk                                  attributes
+//	run         BACKFILL#<runId>   RUN                                 app.BackfillRun (json names) incl. version
+//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>   app.Checkpoint (json names) incl. version
+//
+// Both are written with a PutItem conditional on the version read (attribute_not_exists(pk) for a new item), so
+// two processes working the same run cannot move a slice backwards: the loser gets app.ErrConflict. A run's items
+// form one item collection, read with one strongly consistent Query when a run starts or resumes.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/grantwatch/grantwatch/pkg/app"
+)
+
+const (
+	backfillPrefix = "BACKFILL#"
+	runSK          = "RUN"
+	slicePrefix    = "SLICE#"
+)
+
+var (
+	_ app.CheckpointStore = (*Table)(nil)
+	_ app.KeyLister       = (*Table)(nil)
+)
+
+func sliceSK(c app.Checkpoint) string {
+	return slicePrefix + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
+}
+
+// LoadRun returns the stored run, or the zero BackfillRun.
+func (t *Table) LoadRun(ctx context.Context, runID string) (app.BackfillRun, error) {
+	var run app.BackfillRun
+	err := t.queryRun(ctx, runID, "sk = :sk", runSK, func(item map[string]types.AttributeValue) error { return unmarshal(item, &run) })
+	if err != nil {
+		return app.BackfillRun{}, fmt.Errorf("store: load backfill run %s: %w", runID, err)
+	}
+	return run, nil
+}
+
+// SaveRun stores the run's plan, conditional on its version.
+func (t *Table) SaveRun(ctx context.Context, r app.BackfillRun) error {
+	given := r.Version
+	r.Version++
+	item, err := marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: save backfill run %s: %w", r.ID, err)
+	}
+	item["pk"], item["sk"] = str(backfillPrefix+r.ID), str(runSK)
+	item[TTLAttribute] = epoch(r.CreatedAt.Add(retention))
+	return t.put(ctx, t.newWrite("backfill run "+r.ID, item, given))
+}
+
+// LoadCheckpoints returns every checkpoint of the run.
+func (t *Table) LoadCheckpoints(ctx context.Context, runID string) ([]app.Checkpoint, error) {
+	var out []app.Checkpoint
+	err := t.queryRun(ctx, runID, "begins_with(sk, :sk)", slicePrefix, func(item map[string]types.AttributeValue) error {
+		var c app.Checkpoint
+		if err := unmarshal(item, &c); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: load checkpoints of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// SaveCheckpoint writes c conditional on the version it was read with (0: the slice has no checkpoint yet).
+func (t *Table) SaveCheckpoint(ctx context.Context, c app.Checkpoint) error {
+	given := c.Version
+	c.Version++
+	item, err := marshal(c)
+	if err != nil {
+		return fmt.Errorf("store: save checkpoint %s: %w", sliceSK(c), err)
+	}
+	item["pk"], item["sk"] = str(backfillPrefix+c.RunID), str(sliceSK(c))
+	item[TTLAttribute] = epoch(c.UpdatedAt.Add(retention))
+	return t.put(ctx, t.newWrite("checkpoint "+c.RunID+" "+sliceSK(c), item, given))
+}
+
+func (t *Table) queryRun(ctx context.Context, runID, cond, sk string, each func(map[string]types.AttributeValue) error) error {
+	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+		TableName:              aws.String(t.name),
+		KeyConditionExpression: aws.String("pk = :pk AND " + cond),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(backfillPrefix + runID), ":sk": str(sk),
+		},
+		ConsistentRead: aws.Bool(true), // a restart must see the last checkpoint written
+	})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, item := range out.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ReconcileKeys returns, sorted, the keys with recorded Bedrock grants, from the GrantsByKind index (one Query per
+// kind, reading only keyArn; never a Scan). The index holds every reported grant, ended ones too: a key whose
+// grants have all ended can still hold a live grant whose events were lost.
+func (t *Table) ReconcileKeys(ctx context.Context) ([]string, error) {
+	var keys []string
+	for _, kind := range app.Kinds {
+		pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+			TableName:                 aws.String(t.name),
+			IndexName:                 aws.String(KindIndex),
+			KeyConditionExpression:    aws.String("gsi2pk = :k"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(kindPrefix + string(kind))},
+			ProjectionExpression:      aws.String("keyArn"),
+		})
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("store: keys to reconcile: %w", err)
+			}
+			for _, item := range out.Items {
+				if arn := stringAttr(item, "keyArn"); arn != "" {
+					keys = append(keys, arn)
+				}
+			}
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
+}
+
+// memBackfill is Memory's share of runs and checkpoints.
+type memBackfill struct {
+	runs        map[string]app.BackfillRun
+	checkpoints map[string]map[string]app.Checkpoint // run id → slice sk → checkpoint
+}
+
+var (
+	_ app.CheckpointStore = (*Memory)(nil)
+	_ app.KeyLister       = (*Memory)(nil)
+)
+
+// LoadRun mirrors Table.LoadRun.
+func (m *Memory) LoadRun(_ context.Context, runID string) (app.BackfillRun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.backfill.runs[runID]
+	r.EventNames = slices.Clone(r.EventNames)
+	return r, nil
+}
+
+// SaveRun mirrors Table.SaveRun.
+func (m *Memory) SaveRun(_ context.Context, r app.BackfillRun) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.backfill.runs == nil {
+		m.backfill.runs = map[string]app.BackfillRun{}
+	}
+	stored, ok := m.backfill.runs[r.ID]
+	if !versionOK(r.Version, stored.Version, ok) {
+		return fmt.Errorf("store: save backfill run %s: %w", r.ID, app.ErrConflict)
+	}
+	r.Version++
+	r.EventNames = slices.Clone(r.EventNames)
+	m.backfill.runs[r.ID] = r
+	return nil
+}
+
+// LoadCheckpoints mirrors Table.LoadCheckpoints, in sort-key order.
+func (m *Memory) LoadCheckpoints(_ context.Context, runID string) ([]app.Checkpoint, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cps := m.backfill.checkpoints[runID]
+	out := make([]app.Checkpoint, 0, len(cps))
+	for _, sk := range slices.Sorted(maps.Keys(cps)) {
+		out = append(out, cps[sk])
+	}
+	return out, nil
+}
+
+// SaveCheckpoint mirrors Table.SaveCheckpoint.
+func (m *Memory) SaveCheckpoint(_ context.Context, c app.Checkpoint) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.backfill.checkpoints == nil {
+		m.backfill.checkpoints = map[string]map[string]app.Checkpoint{}
+	}
+	cps := m.backfill.checkpoints[c.RunID]
+	if cps == nil {
+		cps = map[string]app.Checkpoint{}
+		m.backfill.checkpoints[c.RunID] = cps
+	}
+	stored, ok := cps[sliceSK(c)]
+	if !versionOK(c.Version, stored.Version, ok) {
+		return fmt.Errorf("store: save checkpoint %s %s: %w", c.RunID, sliceSK(c), app.ErrConflict)
+	}
+	c.Version++
+	cps[sliceSK(c)] = c
+	return nil
+}
+
+// ReconcileKeys mirrors Table.ReconcileKeys: keys with a reported (non-pending) grant.
+func (m *Memory) ReconcileKeys(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for arn, mk := range m.keys {
+		for _, g := range mk.grants {
+			if g.Reported() && g.Kind != "" {
+				out = append(out, arn)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

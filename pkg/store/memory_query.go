@@ -1,0 +1,152 @@
+package store
+
+// Memory's read side (issue 4): app.QueryStore with the same order, index membership and positions as Reader on
+// DynamoDB, so the CLI works without a table and the contract test can compare the two.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+)
+
+var _ app.QueryStore = (*Memory)(nil)
+
+// indexed is a grant with the key attributes it has in the table or index a query reads.
+type indexed struct {
+	g    lifecycle.Grant
+	keys map[string]string
+	sort string // the sort key of that table or index
+}
+
+// QueryGrants mirrors Reader.QueryGrants.
+func (m *Memory) QueryGrants(_ context.Context, q app.GrantQuery) (app.GrantPage, error) {
+	if q.Limit < 1 {
+		return app.GrantPage{}, fmt.Errorf("store: query grants: limit %d", q.Limit)
+	}
+	if (q.KeyARN == "") == (q.Kind == "") {
+		return app.GrantPage{}, fmt.Errorf("store: query grants: exactly one of key and kind is needed (key %q, kind %q)", q.KeyARN, q.Kind)
+	}
+	start := ""
+	if q.After != "" {
+		pos, err := checkPosition(q, q.After)
+		if err != nil {
+			return app.GrantPage{}, err
+		}
+		start = pos["sk"]
+		if q.Kind != "" {
+			start = pos["gsi2sk"]
+		}
+	}
+	items := m.indexed(q)
+	var page app.GrantPage
+	for i, it := range items {
+		if it.sort <= start {
+			continue
+		}
+		if it.g.Reported() && (q.Match == nil || q.Match(it.g)) {
+			page.Grants = append(page.Grants, it.g.Clone())
+		}
+		if len(page.Grants) == q.Limit && i+1 < len(items) {
+			b, err := json.Marshal(it.keys)
+			if err != nil {
+				return app.GrantPage{}, fmt.Errorf("store: query grants: %w", err)
+			}
+			page.Next = string(b)
+			break
+		}
+	}
+	return page, nil
+}
+
+// indexed returns what the table (key query) or GrantsByKind (kind query) holds for q, in sort-key order.
+func (m *Memory) indexed(q app.GrantQuery) []indexed {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []indexed
+	add := func(g lifecycle.Grant) {
+		keys := map[string]string{"pk": keyPrefix + g.KeyARN, "sk": grantPrefix + g.ID}
+		if q.KeyARN != "" {
+			out = append(out, indexed{g: g, keys: keys, sort: keys["sk"]})
+			return
+		}
+		kk := kindIndexKeys(g)
+		if kk == nil || kk["gsi2pk"] != kindPrefix+string(q.Kind) {
+			return
+		}
+		if !q.CreatedAtMost.IsZero() && kk["gsi2sk"] >= bound(q.CreatedAtMost) {
+			return
+		}
+		keys["gsi2pk"], keys["gsi2sk"] = kk["gsi2pk"], kk["gsi2sk"]
+		out = append(out, indexed{g: g, keys: keys, sort: kk["gsi2sk"]})
+	}
+	if q.KeyARN != "" {
+		if mk := m.keys[q.KeyARN]; mk != nil {
+			for _, g := range mk.grants {
+				add(g)
+			}
+		}
+	} else {
+		for _, mk := range m.keys {
+			for _, g := range mk.grants {
+				add(g)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b indexed) int { return cmp.Compare(a.sort, b.sort) })
+	return out
+}
+
+// GrantKeys returns the keys holding a grant with this id, as GrantsById does.
+func (m *Memory) GrantKeys(_ context.Context, grantID string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for arn, mk := range m.keys {
+		if _, ok := mk.grants[grantID]; ok {
+			keys = append(keys, arn)
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Grant returns a copy of one grant; the zero Grant when there is none.
+func (m *Memory) Grant(_ context.Context, keyARN, grantID string) (lifecycle.Grant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mk := m.keys[keyARN]; mk != nil {
+		return mk.grants[grantID].Clone(), nil
+	}
+	return lifecycle.Grant{}, nil
+}
+
+// Children returns the key's grants whose parent is grantID, by grant id.
+func (m *Memory) Children(_ context.Context, keyARN, grantID string) ([]lifecycle.Grant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []lifecycle.Grant
+	if mk := m.keys[keyARN]; mk != nil {
+		for _, g := range mk.grants {
+			if g.ParentID == grantID && g.Reported() {
+				out = append(out, g.Clone())
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b lifecycle.Grant) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Usage returns a copy of the key's usage; the zero Usage when there is none.
+func (m *Memory) Usage(_ context.Context, keyARN string) (lifecycle.Usage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mk := m.keys[keyARN]; mk != nil {
+		return mk.usage.Clone(), nil
+	}
+	return lifecycle.Usage{}, nil
+}

@@ -1,0 +1,279 @@
+package store
+
+// The read side of the table (issue 4): app.QueryStore over DynamoDB, by key conditions only. Reader has no Scan
+// and no write: its API interface does not even offer them.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+)
+
+// Index names template.yaml shares.
+const (
+	KindIndex = "GrantsByKind" // gsi2pk = KIND#<kind>, gsi2sk = <createdAt fixed width>#<keyArn>#<grantId>
+	IDIndex   = "GrantsById"   // grantId, KEYS_ONLY
+)
+
+// KindIndexAttributes are the non-key attributes GrantsByKind projects: what a GrantSummary needs.
+var KindIndexAttributes = []string{"grantId", "keyArn", "kind", "createdAt", "createEventId", "createdBy",
+	"parentGrantId", "endedAt", "endedBy"}
+
+const (
+	kindPrefix = "KIND#"
+	// sortTimeLayout is fixed width (always nanoseconds, always Z), so that sort keys order by time.
+	sortTimeLayout = "2006-01-02T15:04:05.000000000Z"
+	// maxReadPages bounds the DynamoDB pages one QueryGrants call reads when filters drop what it reads.
+	maxReadPages = 20
+)
+
+// QueryAPI is the part of *dynamodb.Client that Reader uses: Query and GetItem, nothing else.
+type QueryAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	dynamodb.QueryAPIClient
+}
+
+var (
+	_ QueryAPI       = (*dynamodb.Client)(nil)
+	_ app.QueryStore = (*Reader)(nil)
+)
+
+// Reader is the DynamoDB app.QueryStore.
+type Reader struct {
+	api  QueryAPI
+	name string
+}
+
+// NewReader returns a Reader on the table named table.
+func NewReader(api QueryAPI, table string) *Reader { return &Reader{api: api, name: table} }
+
+// kindIndexKeys returns the GrantsByKind attributes of g, or nil when g is not indexed by kind: pending tombstones
+// are never reported, and a grant with no kind yet has nothing to list it under.
+func kindIndexKeys(g lifecycle.Grant) map[string]string {
+	if g.Pending || g.Kind == "" {
+		return nil
+	}
+	return map[string]string{
+		"gsi2pk": kindPrefix + string(g.Kind),
+		"gsi2sk": sortTime(g.CreatedAt) + "#" + g.KeyARN + "#" + g.ID,
+	}
+}
+
+// sortTime formats t for a sort key; a grant never created sorts as the zero time, first.
+func sortTime(t time.Time) string { return t.UTC().Format(sortTimeLayout) }
+
+// bound is the exclusive upper sort key of "created at or before t": every gsi2sk of that time is <time>#...,
+// and '$' sorts right after '#'.
+func bound(t time.Time) string { return sortTime(t) + "$" }
+
+// QueryGrants reads one page of q: the key's partition of the table, or the kind's partition of GrantsByKind.
+func (r *Reader) QueryGrants(ctx context.Context, q app.GrantQuery) (app.GrantPage, error) {
+	in, err := r.grantQueryInput(q)
+	if err != nil {
+		return app.GrantPage{}, err
+	}
+	var page app.GrantPage
+	for range maxReadPages {
+		in.Limit = aws.Int32(int32(q.Limit - len(page.Grants)))
+		out, err := r.api.Query(ctx, in)
+		if err != nil {
+			return app.GrantPage{}, fmt.Errorf("store: query grants: %w", err)
+		}
+		for _, item := range out.Items {
+			var g lifecycle.Grant
+			if err := unmarshal(item, &g); err != nil {
+				return app.GrantPage{}, fmt.Errorf("store: query grants: decode %s: %w", stringAttr(item, "sk"), err)
+			}
+			if g.Reported() && (q.Match == nil || q.Match(g)) {
+				page.Grants = append(page.Grants, g)
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return page, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+		if len(page.Grants) >= q.Limit {
+			break
+		}
+	}
+	pos, err := encodePosition(in.ExclusiveStartKey)
+	if err != nil {
+		return app.GrantPage{}, err
+	}
+	page.Next = pos
+	return page, nil
+}
+
+func (r *Reader) grantQueryInput(q app.GrantQuery) (*dynamodb.QueryInput, error) {
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("store: query grants: limit %d", q.Limit)
+	}
+	in := &dynamodb.QueryInput{TableName: aws.String(r.name)}
+	switch {
+	case q.KeyARN != "" && q.Kind == "":
+		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :g)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(keyPrefix + q.KeyARN), ":g": str(grantPrefix)}
+	case q.Kind != "" && q.KeyARN == "":
+		in.IndexName = aws.String(KindIndex)
+		in.KeyConditionExpression = aws.String("gsi2pk = :k")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":k": str(kindPrefix + string(q.Kind))}
+		if !q.CreatedAtMost.IsZero() {
+			in.KeyConditionExpression = aws.String("gsi2pk = :k AND gsi2sk < :b")
+			in.ExpressionAttributeValues[":b"] = str(bound(q.CreatedAtMost))
+		}
+	default:
+		return nil, fmt.Errorf("store: query grants: exactly one of key and kind is needed (key %q, kind %q)", q.KeyARN, q.Kind)
+	}
+	if q.After != "" {
+		start, err := checkPosition(q, q.After)
+		if err != nil {
+			return nil, err
+		}
+		in.ExclusiveStartKey = make(map[string]types.AttributeValue, len(start))
+		for k, v := range start {
+			in.ExclusiveStartKey[k] = str(v)
+		}
+	}
+	return in, nil
+}
+
+// A position is the JSON of the item key DynamoDB resumes after (all string attributes). Memory uses the same.
+func encodePosition(key map[string]types.AttributeValue) (string, error) {
+	m := make(map[string]string, len(key))
+	for k, v := range key {
+		s, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			return "", fmt.Errorf("store: query grants: key attribute %s is not a string", k)
+		}
+		m[k] = s.Value
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("store: query grants: %w", err)
+	}
+	return string(b), nil
+}
+
+// checkPosition decodes a position and checks that it is the key of an item this query could have returned: the
+// exact attribute set of the table or index, in the query's partition, within its bound. DynamoDB would reject
+// anything else with a ValidationException (a 500 to the caller); a forged position never becomes a wider read.
+func checkPosition(q app.GrantQuery, pos string) (map[string]string, error) {
+	bad := func(why string) (map[string]string, error) { return nil, fmt.Errorf("%w: %s", app.ErrBadCursor, why) }
+	var m map[string]string
+	dec := json.NewDecoder(strings.NewReader(pos))
+	if err := dec.Decode(&m); err != nil || dec.More() {
+		return bad("position is not a key")
+	}
+	for k, v := range m {
+		if len(v) == 0 || len(v) > 2048 {
+			return bad("position attribute " + k + " has a bad length")
+		}
+	}
+	grantID, ok := strings.CutPrefix(m["sk"], grantPrefix)
+	if !ok || grantID == "" {
+		return bad("position is not a grant")
+	}
+	if q.KeyARN != "" {
+		if len(m) != 2 || m["pk"] != keyPrefix+q.KeyARN {
+			return bad("position belongs to another key")
+		}
+		return m, nil
+	}
+	if len(m) != 4 || m["gsi2pk"] != kindPrefix+string(q.Kind) {
+		return bad("position belongs to another kind")
+	}
+	rest, ok := strings.CutSuffix(m["gsi2sk"], "#"+grantID)
+	if !ok {
+		return bad("position is inconsistent")
+	}
+	ts, keyARN, ok := strings.Cut(rest, "#")
+	if _, err := time.Parse(sortTimeLayout, ts); !ok || err != nil || m["pk"] != keyPrefix+keyARN {
+		return bad("position is inconsistent")
+	}
+	if !q.CreatedAtMost.IsZero() && m["gsi2sk"] >= bound(q.CreatedAtMost) {
+		return bad("position is outside this query")
+	}
+	return m, nil
+}
+
+// GrantKeys queries GrantsById.
+func (r *Reader) GrantKeys(ctx context.Context, grantID string) ([]string, error) {
+	pages := dynamodb.NewQueryPaginator(r.api, &dynamodb.QueryInput{
+		TableName:                 aws.String(r.name),
+		IndexName:                 aws.String(IDIndex),
+		KeyConditionExpression:    aws.String("grantId = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(grantID)},
+	})
+	var keys []string
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: find grant %s: %w", grantID, err)
+		}
+		for _, item := range out.Items {
+			// Only grant items: another item type that happens to carry a grantId attribute is not the grant.
+			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && stringAttr(item, "sk") == grantPrefix+grantID {
+				keys = append(keys, arn)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
+}
+
+// Grant reads one grant item; the zero Grant when there is none.
+func (r *Reader) Grant(ctx context.Context, keyARN, grantID string) (lifecycle.Grant, error) {
+	var g lifecycle.Grant
+	if err := r.get(ctx, keyARN, grantPrefix+grantID, &g); err != nil {
+		return lifecycle.Grant{}, fmt.Errorf("store: get grant %s: %w", grantID, err)
+	}
+	return g, nil
+}
+
+// Usage reads the key's usage item; the zero Usage when there is none.
+func (r *Reader) Usage(ctx context.Context, keyARN string) (lifecycle.Usage, error) {
+	var u lifecycle.Usage
+	if err := r.get(ctx, keyARN, usageSK, &u); err != nil {
+		return lifecycle.Usage{}, fmt.Errorf("store: get usage of key %s: %w", keyARN, err)
+	}
+	return u, nil
+}
+
+func (r *Reader) get(ctx context.Context, keyARN, sk string, v any) error {
+	out, err := r.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(r.name),
+		Key:       map[string]types.AttributeValue{"pk": str(keyPrefix + keyARN), "sk": str(sk)},
+	})
+	if err != nil || len(out.Item) == 0 {
+		return err
+	}
+	return unmarshal(out.Item, v)
+}
+
+// Children reads the key's grants and keeps those whose parent is grantID.
+func (r *Reader) Children(ctx context.Context, keyARN, grantID string) ([]lifecycle.Grant, error) {
+	var out []lifecycle.Grant
+	after := ""
+	for {
+		page, err := r.QueryGrants(ctx, app.GrantQuery{KeyARN: keyARN, After: after, Limit: app.MaxLimit,
+			Match: func(g lifecycle.Grant) bool { return g.ParentID == grantID }})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Grants...)
+		if page.Next == "" {
+			return out, nil
+		}
+		after = page.Next
+	}
+}

@@ -1,0 +1,190 @@
+//go:build integration
+
+package store_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/replay"
+	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/testenv"
+)
+
+var demoAt = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// querySet is the fixed set of scenarios the query tests read: new scenarios added to events/scenarios do not change
+// their expectations. 22 grants on 10 keys, and a hidden tombstone (06: a non-Bedrock grant retired).
+var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary", "04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation", "14-unexpected-grantee-and-missing-retiring"}
+
+// replayDemo ingests the query scenarios into st.
+func replayDemo(t *testing.T, st app.Store) {
+	t.Helper()
+	svc := app.New(st, alert.Discard{}, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return demoAt })
+	r := replay.New(svc)
+	var paths []string
+	for _, d := range querySet {
+		paths = append(paths, filepath.Join("..", "..", "events", "scenarios", d))
+	}
+	if err := r.Paths(t.Context(), paths); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Finish(t.Context(), demoAt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// walk reads every page of q with page size limit and returns the grant ids in order.
+func walk(t *testing.T, qs app.QueryStore, q app.GrantQuery, limit int) []string {
+	t.Helper()
+	var ids []string
+	q.Limit = limit
+	for page := 0; ; page++ {
+		if page > 200 {
+			t.Fatalf("%+v: more than 200 pages", q)
+		}
+		p, err := qs.QueryGrants(context.Background(), q)
+		if err != nil {
+			t.Fatalf("QueryGrants(%+v) error = %v", q, err)
+		}
+		if len(p.Grants) > limit {
+			t.Fatalf("QueryGrants(%+v): %d grants on a page", q, len(p.Grants))
+		}
+		for _, g := range p.Grants {
+			ids = append(ids, g.ID)
+		}
+		if p.Next == "" {
+			return ids
+		}
+		q.After = p.Next
+	}
+}
+
+// TestReaderMatchesMemory: the DynamoDB read side (indexes written by SaveKey, key conditions, positions) returns
+// what the memory store returns, page size whatever.
+func TestReaderMatchesMemory(t *testing.T) {
+	tbl, client := newTable(t)
+	mem := store.NewMemory()
+	replayDemo(t, tbl)
+	replayDemo(t, mem)
+	rd := store.NewReader(client, tableName)
+
+	key := func(n string) string { return "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-" + n }
+	active := func(g lifecycle.Grant) bool { return !g.Ended() }
+	queries := []app.GrantQuery{
+		{KeyARN: key("010000000001")},
+		{KeyARN: key("120000000001"), Match: active},
+		{KeyARN: key("040000000001")}, // ends arrived before creates
+		{KeyARN: key("140000000001")},
+		{KeyARN: key("ffffffffffff")}, // nothing recorded
+		{Kind: lifecycle.Secondary, Match: active},
+		{Kind: lifecycle.OtherBedrock},
+		{Kind: lifecycle.DataAutomation, CreatedAtMost: time.Date(2024, 5, 30, 12, 0, 0, 0, time.UTC)}, // bound is inclusive
+	}
+	for _, k := range app.Kinds {
+		queries = append(queries, app.GrantQuery{Kind: k})
+	}
+	for _, q := range queries {
+		want := walk(t, mem, q, 100)
+		for _, limit := range []int{1, 3, 100} {
+			if got := walk(t, rd, q, limit); !slices.Equal(got, want) {
+				t.Errorf("Reader %+v limit %d = %v; want %v (memory)", q, limit, got, want)
+			}
+		}
+	}
+	if n := len(walk(t, rd, app.GrantQuery{Kind: lifecycle.DataAutomation, CreatedAtMost: time.Date(2024, 5, 30, 12, 0, 0, 0, time.UTC)}, 100)); n != 2 {
+		t.Errorf("data-automation created at or before 05-30T12:00 = %d grants; want 2 (one created exactly then)", n)
+	}
+
+	ctx := t.Context()
+	// The last id is a tombstone: recorded, never reported.
+	for _, id := range []string{"0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f", "04023bd104d5b93c78d6aa9a0738a7937f100d091ba3b54356aa1bba3b5f9980",
+		"nope", "060160be4f0b85f04b86b939922d5bd7cdb1a1ff7f17b1c12e78781d43c3c5a7"} {
+		gotKeys, err := rd.GrantKeys(ctx, id)
+		wantKeys, _ := mem.GrantKeys(ctx, id)
+		if err != nil || !slices.Equal(gotKeys, wantKeys) {
+			t.Errorf("GrantKeys(%s) = %v, %v; want %v", id, gotKeys, err, wantKeys)
+		}
+		for _, k := range wantKeys {
+			g, err := rd.Grant(ctx, k, id)
+			wg, _ := mem.Grant(ctx, k, id)
+			g.Version, wg.Version = 0, 0
+			if err != nil || !reflect.DeepEqual(g, wg) {
+				t.Errorf("Grant(%s) = %+v, %v; want %+v", id, g, err, wg)
+			}
+			ch, err := rd.Children(ctx, k, id)
+			wch, _ := mem.Children(ctx, k, id)
+			if err != nil || len(ch) != len(wch) {
+				t.Errorf("Children(%s) = %d, %v; want %d", id, len(ch), err, len(wch))
+			}
+			u, err := rd.Usage(ctx, k)
+			wu, _ := mem.Usage(ctx, k)
+			u.Version, wu.Version = 0, 0
+			if err != nil || !reflect.DeepEqual(u, wu) {
+				t.Errorf("Usage(%s) = %+v, %v; want %+v", k, u, err, wu)
+			}
+		}
+	}
+	if g, err := rd.Grant(ctx, key("010000000001"), "nope"); err != nil || g.ID != "" {
+		t.Errorf("Grant(missing) = %+v, %v; want the zero Grant", g, err)
+	}
+
+	// Positions that do not belong to the query are refused before DynamoDB sees them.
+	first, err := rd.QueryGrants(ctx, app.GrantQuery{Kind: lifecycle.Secondary, Limit: 1})
+	if err != nil || first.Next == "" {
+		t.Fatalf("first secondary page: %v, next %q", err, first.Next)
+	}
+	for _, q := range []app.GrantQuery{
+		{Kind: lifecycle.Primary, After: first.Next, Limit: 1},
+		{KeyARN: key("010000000001"), After: first.Next, Limit: 1},
+		{Kind: lifecycle.Secondary, After: first.Next, Limit: 1, CreatedAtMost: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)},
+		{Kind: lifecycle.Secondary, After: `{"pk":"KEY#x","sk":"GRANT#y","gsi2pk":"KIND#secondary","gsi2sk":"2024#x#y"}`, Limit: 1},
+	} {
+		for name, qs := range map[string]app.QueryStore{"table": rd, "memory": mem} {
+			if _, err := qs.QueryGrants(ctx, q); !errors.Is(err, app.ErrBadCursor) {
+				t.Errorf("%s QueryGrants(%+v) error = %v; want ErrBadCursor", name, q, err)
+			}
+		}
+	}
+}
+
+// TestReaderIssuesNoScan counts the DynamoDB operations of every read method through a proxy.
+func TestReaderIssuesNoScan(t *testing.T) {
+	tbl, _ := newTable(t)
+	replayDemo(t, tbl)
+	proxyURL, calls := testenv.CountingProxy(t)
+	cfg := testenv.AWSConfig()
+	cfg.BaseEndpoint = &proxyURL
+	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(cfg), tableName), func() time.Time { return demoAt }, nil)
+	ctx := t.Context()
+	if _, err := q.AllGrants(ctx, app.Filter{ActiveAt: demoAt.Add(-30 * time.Hour)}, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.History(ctx, "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Keys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := calls.Counts()
+	if got["Scan"] != 0 || got["Query"] == 0 || got["GetItem"] == 0 {
+		t.Errorf("DynamoDB calls = %v; want Query and GetItem, no Scan", got)
+	}
+	for op := range got {
+		if op != "Query" && op != "GetItem" {
+			t.Errorf("read path called %s", op)
+		}
+	}
+}
