@@ -4,23 +4,17 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
-	"github.com/grantwatch/grantwatch/pkg/env"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/trail"
+	"github.com/grantwatch/grantwatch/pkg/wire"
 )
 
 func main() {
@@ -34,21 +28,10 @@ func main() {
 }
 
 func newHandler(ctx context.Context) (*handler.Backfill, error) {
-	cfg, err := env.Load(os.LookupEnv)
+	d, err := wire.Load(ctx, slog.Default())
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	log := slog.Default()
-	var notifier app.Notifier = alert.Log{Logger: log}
-	if cfg.AlertTopicARN != "" {
-		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
-	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
-	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval)
-	bf := app.NewBackfill(trail.NewLookup(awsCfg, trail.LookupOptions{}), st, svc, log, time.Now)
-	return handler.NewBackfill(bf, log, 30*time.Second), nil
+	bf := app.NewBackfill(trail.NewLookup(d.AWS, trail.LookupOptions{}), d.Store, d.Service, d.Log, time.Now)
+	return handler.NewBackfill(bf, d.Log, 30*time.Second), nil
 }

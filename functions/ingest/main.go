@@ -3,22 +3,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/grantwatch/grantwatch/pkg/alert"
-	"github.com/grantwatch/grantwatch/pkg/app"
-	"github.com/grantwatch/grantwatch/pkg/env"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/wire"
 )
 
 func main() {
@@ -32,21 +24,9 @@ func main() {
 }
 
 func newHandler(ctx context.Context) (*handler.Ingest, error) {
-	cfg, err := env.Load(os.LookupEnv)
+	d, err := wire.Load(ctx, slog.Default())
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	log := slog.Default()
-	// Issue 3: alerts the ingest raises (and resolutions of grants it ends) are claimed and published here.
-	var notifier app.Notifier = alert.Log{Logger: log}
-	if cfg.AlertTopicARN != "" {
-		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
-	}
-	svc := app.New(store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName), nil, cfg.Rules, log, time.Now).
-		WithNotifier(notifier, cfg.RemindInterval)
-	return handler.NewIngest(svc, log), nil
+	return handler.NewIngest(d.Service, d.Log), nil
 }

@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"pkg/replay":     {"pkg/lifecycle", "pkg/trail", "pkg/app"},
 	"pkg/store":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/alert":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
+	"pkg/wire":       {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
 	"pkg/golden":     {},
 	"pkg/testenv":    {"github.com/aws/aws-sdk-go-v2"},
 	"pkg/lambdatest": {},

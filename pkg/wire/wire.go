@@ -1,0 +1,50 @@
+// Package wire is the composition root the Lambda functions share: configuration from the environment, AWS
+// clients, the store and the use-case service with its alert delivery. Each functions/<name>/main.go adds only
+// what is its own (its handler and any extra client).
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/env"
+	"github.com/grantwatch/grantwatch/pkg/store"
+)
+
+// Deps is what every function is built from.
+type Deps struct {
+	Config  env.Config
+	AWS     aws.Config
+	Log     *slog.Logger
+	Store   *store.Table
+	Service *app.Service // delivers alerts through SNS when ALERT_TOPIC_ARN is set, else as log lines
+}
+
+// Load reads the environment (every problem at once) and the AWS configuration (AWS_ENDPOINT_URL is honoured).
+func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
+	cfg, err := env.Load(os.LookupEnv)
+	if err != nil {
+		return Deps{}, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return Deps{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	var notifier app.Notifier = alert.Log{Logger: log}
+	if cfg.AlertTopicARN != "" {
+		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
+	}
+	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
+	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval)
+	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc}, nil
+}
