@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,30 +35,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := build(dir); err != nil {
+	if bootstrap, err = lambdatest.Build(filepath.Join("..", ".."), "IngestFunction", dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
 		return 1
 	}
-	bootstrap = filepath.Join(dir, "bootstrap")
 	return testenv.Main(m)
-}
-
-func build(dir string) error {
-	for _, tool := range []string{"make", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is not on PATH: the test builds the function with make build-IngestFunction", tool)
-		}
-	}
-	arch, err := exec.Command("go", "env", "GOARCH").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOARCH: %w", err)
-	}
-	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "build-IngestFunction",
-		"ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("make build-IngestFunction: %w\n%s", err, out)
-	}
-	return nil
 }
 
 const (

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,18 +40,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	arch, err := exec.Command("go", "env", "GOARCH").Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "go env GOARCH:", err)
+	if bootstrap, err = lambdatest.Build(filepath.Join("..", ".."), "QueryFunction", dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
 		return 1
 	}
-	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "build-QueryFunction",
-		"ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "make build-QueryFunction: %v\n%s", err, out)
-		return 1
-	}
-	bootstrap = filepath.Join(dir, "bootstrap")
 	return testenv.Main(m)
 }
 

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,17 +39,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	arch, err := exec.Command("go", "env", "GOARCH").Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "go env GOARCH:", err)
+	if bootstrap, err = lambdatest.Build(filepath.Join("..", ".."), "SweepFunction", dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
 		return 1
 	}
-	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "build-SweepFunction", "ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "make build-SweepFunction: %v\n%s", err, out)
-		return 1
-	}
-	bootstrap = filepath.Join(dir, "bootstrap")
 	return testenv.Main(m)
 }
 

@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,3 +267,23 @@ func (b *syncBuffer) String() string {
 }
 
 var _ error = (*InvokeError)(nil)
+
+// Build builds a function's bootstrap the way sam build does (make build-<logicalID> in root), for the host's
+// architecture so that it runs here, into dir. It returns the binary's path.
+func Build(root, logicalID, dir string) (string, error) {
+	target := "build-" + logicalID
+	for _, tool := range []string{"make", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", fmt.Errorf("%s is not on PATH: the test builds the function with make %s", tool, target)
+		}
+	}
+	arch, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOARCH: %w", err)
+	}
+	cmd := exec.Command("make", "-C", root, target, "ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("make %s: %w\n%s", target, err, out)
+	}
+	return filepath.Join(dir, "bootstrap"), nil
+}
