@@ -68,30 +68,44 @@ func New(store Store, alerts Alerter, cfg lifecycle.Config, log *slog.Logger, no
 // Ingest applies one event: load the key, apply, conditionally save, then deliver new alerts. A lost race is
 // retried from a fresh read; store errors are returned so that the caller (Lambda) retries the event.
 func (s *Service) Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Result, error) {
+	r, _, err := s.update(ctx, ev.KeyARN, s.now(), "ingest "+ev.ID+" on "+ev.KeyARN,
+		func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
+			r, err := k.Apply(ev, s.cfg)
+			return r, len(r.Changed) > 0 || r.UsageChanged, err
+		})
+	return r, err
+}
+
+// update runs the read-change-write cycle every use case runs on one key: load it, let change do the use case's
+// work (and say whether anything may need writing), claim the notices due at at, write conditionally, and deliver
+// once the write has won. A lost race starts over from a fresh read, at most maxAttempts times; what names the
+// work in that error. It returns change's result and the notices delivered (none when nothing was written).
+func (s *Service) update(ctx context.Context, arn string, at time.Time, what string,
+	change func(k *lifecycle.Key) (lifecycle.Result, bool, error)) (lifecycle.Result, []lifecycle.Notice, error) {
 	for range maxAttempts {
-		k, err := s.store.LoadKey(ctx, ev.KeyARN)
+		k, err := s.store.LoadKey(ctx, arn)
 		if err != nil {
-			return lifecycle.Result{}, err
+			return lifecycle.Result{}, nil, err
 		}
-		r, err := k.Apply(ev, s.cfg)
-		if err != nil {
-			return r, err
+		r, mayWrite, err := change(&k)
+		if err != nil || !mayWrite {
+			return r, nil, err
 		}
-		if len(r.Changed) == 0 && !r.UsageChanged {
-			return r, nil
+		notices, write := s.claim(&k, r, at)
+		if len(write.Changed) == 0 && !write.UsageChanged {
+			return r, nil, nil
 		}
-		notices, write := s.claim(&k, r, s.now())
 		err = s.store.SaveKey(ctx, k, write)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return r, err
+			return r, nil, err
 		}
 		s.deliver(ctx, r.Alerts, notices)
-		return r, nil
+		return r, notices, nil
 	}
-	return lifecycle.Result{}, fmt.Errorf("app: ingest %s on %s: %w after %d attempts", ev.ID, ev.KeyARN, ErrConflict, maxAttempts)
+	return lifecycle.Result{}, nil, fmt.Errorf("app: %s: %w after %d attempts", what, ErrConflict, maxAttempts)
 }
 
 // SweepReport says what a sweep did.
@@ -147,30 +161,19 @@ type keySweep struct {
 }
 
 func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time, jobs lifecycle.Jobs) (keySweep, error) {
-	for range maxAttempts {
-		k, err := s.store.LoadKey(ctx, arn)
-		if err != nil {
-			return keySweep{}, err
-		}
+	var ks keySweep
+	r, notices, err := s.update(ctx, arn, at, "sweep "+arn, func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
 		r := k.Sweep(at, s.cfg)
-		r = lifecycle.MergeResult(r, k.CheckJobs(jobs, at, s.cfg))
-		ks := keySweep{active: k.ActiveGrants()}
-		notices, write := s.claim(&k, r, at)
-		if len(write.Changed) == 0 && !write.UsageChanged {
-			return ks, nil
-		}
-		err = s.store.SaveKey(ctx, k, write)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return keySweep{}, err
-		}
-		s.deliver(ctx, r.Alerts, notices)
-		ks.result, ks.notices = r, len(notices)
-		return ks, nil
+		ks.active = k.ActiveGrants()
+		return lifecycle.MergeResult(r, k.CheckJobs(jobs, at, s.cfg)), true, nil // the claim may write even so
+	})
+	if err != nil {
+		return keySweep{}, err
 	}
-	return keySweep{}, fmt.Errorf("app: sweep %s: %w after %d attempts", arn, ErrConflict, maxAttempts)
+	if notices != nil || len(r.Changed) > 0 || r.UsageChanged {
+		ks.result, ks.notices = r, len(notices)
+	}
+	return ks, nil
 }
 
 // deliver sends alerts that are already recorded: the claimed notices when a Notifier is set (notify.go), else

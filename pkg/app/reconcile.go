@@ -97,26 +97,15 @@ func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn stri
 		return kr, nil
 	}
 	kr.Listed = len(listed)
-	for range maxAttempts {
-		k, err := s.store.LoadKey(ctx, arn)
-		if err != nil {
-			return kr, err
-		}
-		r, rr := k.Reconcile(listed, at, s.cfg)
-		if len(r.Changed) == 0 && !r.UsageChanged {
-			return kr, nil
-		}
-		notices, write := s.claim(&k, r, at)
-		err = s.store.SaveKey(ctx, k, write)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return kr, err
-		}
-		s.deliver(ctx, r.Alerts, notices)
-		kr.Added, kr.Ended, kr.Alerts = rr.Added, rr.Ended, r.Alerts
-		return kr, nil
+	var rr lifecycle.ReconcileReport
+	r, _, err := s.update(ctx, arn, at, "reconcile "+arn, func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
+		var r lifecycle.Result
+		r, rr = k.Reconcile(listed, at, s.cfg)
+		return r, len(r.Changed) > 0 || r.UsageChanged, nil
+	})
+	if err != nil || (len(r.Changed) == 0 && !r.UsageChanged) {
+		return kr, err
 	}
-	return kr, fmt.Errorf("app: reconcile %s: %w after %d attempts", arn, ErrConflict, maxAttempts)
+	kr.Added, kr.Ended, kr.Alerts = rr.Added, rr.Ended, r.Alerts
+	return kr, nil
 }
