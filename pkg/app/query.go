@@ -313,7 +313,7 @@ func (f Filter) fingerprint() string {
 // Summarize returns the inventory view of g.
 func Summarize(g lifecycle.Grant) GrantSummary {
 	s := GrantSummary{GrantID: g.ID, KeyARN: g.KeyARN, Kind: g.Kind, State: g.State(), ParentGrantID: g.ParentID,
-		CreatedBy: CallerName(g.CreatedBy), EndedBy: g.EndedBy}
+		CreatedBy: g.CreatedBy.Name(), EndedBy: g.EndedBy}
 	if g.Created() {
 		t := g.CreatedAt.UTC()
 		s.CreatedAt = &t
@@ -323,17 +323,6 @@ func Summarize(g lifecycle.Grant) GrantSummary {
 		s.EndedAt = &t
 	}
 	return s
-}
-
-// CallerName is how a caller is shown: the role session or user ARN, else type/invokedBy for service calls.
-func CallerName(c lifecycle.Caller) string {
-	switch {
-	case c.ARN != "":
-		return c.ARN
-	case c.InvokedBy != "":
-		return c.Type + "/" + c.InvokedBy
-	}
-	return c.Type
 }
 
 // GrantHistory is one grant with everything known about it.
@@ -448,7 +437,7 @@ func (q *Query) History(ctx context.Context, grantID, keyARN string) (GrantHisto
 	for _, e := range g.History {
 		h.Timeline = append(h.Timeline, TimelineEntry{At: e.Time.UTC(), What: e.Name, By: e.Caller, SourceIP: e.SourceIP, Detail: "event " + e.EventID})
 		if e.EventID == g.CreateEventID {
-			h.Created = &Creation{At: e.Time.UTC(), By: CallerName(g.CreatedBy), CallerType: g.CreatedBy.Type,
+			h.Created = &Creation{At: e.Time.UTC(), By: g.CreatedBy.Name(), CallerType: g.CreatedBy.Type,
 				InvokedBy: g.CreatedBy.InvokedBy, SourceIP: e.SourceIP, EventID: e.EventID}
 		}
 		if e.EventID == g.EndEventID {

@@ -42,6 +42,17 @@ type Caller struct {
 	InvokedBy string `json:"invokedBy,omitempty"` // the service that made the call for the principal
 }
 
+// Name is how a caller is shown: the role session or user ARN, else type/invokedBy for service calls.
+func (c Caller) Name() string {
+	switch {
+	case c.ARN != "":
+		return c.ARN
+	case c.InvokedBy != "":
+		return c.Type + "/" + c.InvokedBy
+	}
+	return c.Type
+}
+
 // IsBedrockService reports whether the caller is the Bedrock service itself, acting under its own grant.
 func (c Caller) IsBedrockService() bool { return c.Type == "AWSService" && IsBedrock(c.InvokedBy) }
 

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -120,7 +121,7 @@ func (j *Jobs) Apply(ev JobEvent) bool {
 		}
 		job.ARN, job.Name = cmp.Or(job.ARN, ev.JobARN), cmp.Or(job.Name, ev.JobName)
 		if job.CreatedAt.IsZero() || ev.Time.Before(job.CreatedAt) {
-			job.CreatedAt, job.CreatedBy, job.KeyARN = ev.Time, callerName(ev.Caller), ev.KeyARN
+			job.CreatedAt, job.CreatedBy, job.KeyARN = ev.Time, ev.Caller.Name(), ev.KeyARN
 		}
 		// A copy has no end event (Bedrock publishes none for copies): it stays open, which keeps the
 		// secondaries around it on the age cap.
@@ -137,7 +138,7 @@ func (j *Jobs) Apply(ev JobEvent) bool {
 		job := j.find(ev.JobARN, "")
 		job.Type, job.ARN, job.Name = ProvisionedThroughput, ev.JobARN, cmp.Or(job.Name, ev.JobName)
 		if job.CreatedAt.IsZero() || ev.Time.Before(job.CreatedAt) {
-			job.CreatedAt, job.CreatedBy = ev.Time, callerName(ev.Caller)
+			job.CreatedAt, job.CreatedBy = ev.Time, ev.Caller.Name()
 		}
 		job.KeyARN, job.ModelARN = cmp.Or(job.KeyARN, key), cmp.Or(job.ModelARN, ev.ModelID)
 		j.put(job)
@@ -260,11 +261,7 @@ func (k *Key) CheckJobs(jobs Jobs, at time.Time, cfg Config) Result {
 	if len(jobs.Jobs) == 0 {
 		return r
 	}
-	ids := make([]string, 0, len(k.Grants))
-	for id := range k.Grants {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(k.Grants))
 	for _, id := range ids {
 		g := k.Grants[id]
 		if g.Pending || !g.ActiveAt(at) {

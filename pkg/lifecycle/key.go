@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -144,11 +145,7 @@ func (k *Key) Apply(ev Event, cfg Config) (Result, error) {
 func (k *Key) Sweep(at time.Time, cfg Config) Result {
 	r := Result{Outcome: Applied}
 	k.relink(&r)
-	ids := make([]string, 0, len(k.Grants))
-	for id := range k.Grants {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(k.Grants))
 	k.evaluate(&r, ids, at, cfg)
 	k.resolve(&r, ids) // issue 3 (notify.go)
 	k.checkServiceUse(&r, at, cfg)
@@ -230,7 +227,7 @@ func (k *Key) use(ev Event) Result {
 	}
 	u.Calls[ev.Name]++
 	if !ev.Time.Before(u.LastUsedAt) {
-		u.LastUsedAt, u.LastUsedBy = ev.Time, callerName(ev.Caller)
+		u.LastUsedAt, u.LastUsedBy = ev.Time, ev.Caller.Name()
 	}
 	if ev.Caller.IsBedrockService() {
 		if u.FirstServiceUseAt.IsZero() || ev.Time.Before(u.FirstServiceUseAt) {
@@ -368,16 +365,16 @@ func Classify(ev Event) (Kind, string) {
 	case ev.Caller.Type == "AWSService":
 		return Secondary, "created by the Bedrock service itself (userIdentity.type AWSService, invokedBy " + ev.Caller.InvokedBy + ")"
 	case through && slices.Contains(ev.Operations, CreateGrant):
-		return Primary, "created by customer principal " + callerName(ev.Caller) + " through Bedrock, with CreateGrant among its operations"
+		return Primary, "created by customer principal " + ev.Caller.Name() + " through Bedrock, with CreateGrant among its operations"
 	case through:
-		return KnowledgeBase, "created by customer principal " + callerName(ev.Caller) + " through Bedrock, without CreateGrant among its operations"
+		return KnowledgeBase, "created by customer principal " + ev.Caller.Name() + " through Bedrock, without CreateGrant among its operations"
 	}
 	return OtherBedrock, "names Bedrock as grantee or retiring principal but was not created through Bedrock"
 }
 
 func (g *Grant) addHistory(ev Event) {
 	g.History = append(g.History, HistoryEntry{EventID: ev.ID, Name: ev.Name, Time: ev.Time,
-		Caller: callerName(ev.Caller), SourceIP: ev.SourceIP, RequestID: ev.RequestID})
+		Caller: ev.Caller.Name(), SourceIP: ev.SourceIP, RequestID: ev.RequestID})
 	slices.SortStableFunc(g.History, func(a, b HistoryEntry) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.EventID, b.EventID))
 	})
@@ -386,14 +383,4 @@ func (g *Grant) addHistory(ev Event) {
 // earlier orders events by time, then by event id, so that ties resolve the same way in any arrival order.
 func earlier(t time.Time, id string, than time.Time, thanID string) bool {
 	return t.Before(than) || (t.Equal(than) && id < thanID)
-}
-
-func callerName(c Caller) string {
-	switch {
-	case c.ARN != "":
-		return c.ARN
-	case c.InvokedBy != "":
-		return c.Type + "/" + c.InvokedBy
-	}
-	return c.Type
 }

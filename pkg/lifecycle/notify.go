@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -74,11 +75,7 @@ func resolution(g Grant) string {
 func (k *Key) Claim(now time.Time, remind time.Duration) ([]Notice, Result) {
 	var out []Notice
 	r := Result{Outcome: Applied}
-	ids := make([]string, 0, len(k.Grants))
-	for id := range k.Grants {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(k.Grants))
 	for _, id := range ids {
 		g := k.Grants[id]
 		if g.Pending {

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -124,11 +125,7 @@ func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result,
 		r.touch(g.ID)
 		rep.Added = append(rep.Added, g.ID)
 	}
-	ids := make([]string, 0, len(k.Grants))
-	for id := range k.Grants {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(k.Grants))
 	for _, id := range ids {
 		g := k.Grants[id]
 		if live[id] || g.Pending || g.Ended() || (g.Created() && at.Sub(g.CreatedAt) <= ReconcileGrace) {
