@@ -77,7 +77,8 @@ func TestBackfillFunction(t *testing.T) {
 	wantEqual(t, "backfill EventInvokeConfig", p["EventInvokeConfig"], map[string]any{"MaximumRetryAttempts": 0})
 	acts, sts := statements(t, p)
 	wantEqual(t, "backfill permissions", acts, map[string][]string{
-		"GrantTable":       {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"GrantTable":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"TableFormat":      {"dynamodb:Scan"},
 		"CloudTrailLookup": {"cloudtrail:LookupEvents"},
 		"AlertTopic":       {"sns:Publish"},
 		"AlertTopicKey":    {"kms:Decrypt", "kms:GenerateDataKey"},
@@ -94,7 +95,8 @@ func TestReconcileFunction(t *testing.T) {
 	wantEqual(t, "reconcile Schedule", at(t, p, "Events", "Schedule", "Properties", "Schedule"), ref("ReconcileSchedule"))
 	acts, sts := statements(t, p)
 	wantEqual(t, "reconcile permissions", acts, map[string][]string{
-		"GrantTable":        {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"GrantTable":        {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"TableFormat":       {"dynamodb:Scan"},
 		"GrantsByKindIndex": {"dynamodb:Query"},
 		"KmsListGrants":     {"kms:ListGrants"},
 		"AlertTopic":        {"sns:Publish"},

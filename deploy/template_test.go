@@ -475,15 +475,51 @@ func TestIngestPermissions(t *testing.T) {
 				wantEqual(t, "ingest AlertTopicKey statement", st["Resource"], topicKey)
 				wantEqual(t, "ingest AlertTopicKey actions", stringsOf(st["Action"]), []string{"kms:GenerateDataKey", "kms:Decrypt"})
 				continue
+			case "TableFormat": // TestTableFormatScan
+				continue
 			}
 			wantEqual(t, "ingest statement Resource", st["Resource"], getAtt("Table", "Arn"))
 			actions = append(actions, stringsOf(st["Action"])...)
 		}
 	}
 	sort.Strings(actions)
-	// LoadKey: Query; SaveKey: PutItem or TransactWriteItems of Puts (authorised per item as PutItem) with
-	// condition checks; RecordRejection: PutItem. The OnFailure destination's sqs:SendMessage is added by SAM.
-	wantEqual(t, "ingest actions", actions, []string{"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:Query"})
+	// LoadKey: GetItem, BatchGetItem or Query; SaveKey: PutItem or TransactWriteItems of Puts and Deletes
+	// (authorised per item as PutItem and DeleteItem) with condition checks; RecordRejection: PutItem. The
+	// OnFailure destination's sqs:SendMessage is added by SAM.
+	wantEqual(t, "ingest actions", actions, []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"})
+}
+
+// TestTableFormatScan: the one Scan any function may make is store.Format's, one item's pk: every statement that
+// grants dynamodb:Scan grants it alone, on the table, with the condition that holds it to that.
+func TestTableFormatScan(t *testing.T) {
+	tpl := loadTemplate(t)
+	want := map[string]any{
+		"StringEquals":              map[string]any{"dynamodb:Select": "SPECIFIC_ATTRIBUTES"},
+		"ForAllValues:StringEquals": map[string]any{"dynamodb:Attributes": []any{"pk"}},
+	}
+	scans := 0
+	for name, fn := range resources(t, tpl, "AWS::Serverless::Function") {
+		pols, _ := props(t, fn)["Policies"].([]any)
+		for _, pol := range pols {
+			doc, ok := pol.(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, s := range asList(t, "Statement", doc["Statement"]) {
+				st := s.(map[string]any)
+				if !slices.Contains(stringsOf(st["Action"]), "dynamodb:Scan") {
+					continue
+				}
+				scans++
+				wantEqual(t, name+" Scan actions", stringsOf(st["Action"]), []string{"dynamodb:Scan"})
+				wantEqual(t, name+" Scan resource", st["Resource"], getAtt("Table", "Arn"))
+				wantEqual(t, name+" Scan condition", st["Condition"], want)
+			}
+		}
+	}
+	if scans != 4 {
+		t.Errorf("%d functions may Scan; want the 4 that write the table (ingest, sweep, backfill, reconcile)", scans)
+	}
 }
 
 // TestRulePattern checks the pattern's shape; pattern_integration_test.go checks what it matches.

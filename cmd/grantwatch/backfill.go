@@ -90,7 +90,9 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, table string, work
 	}
 	var st backfillStore = store.NewMemory()
 	if table != "" {
-		st = store.New(dynamodb.NewFromConfig(awsCfg), table)
+		if st, err = store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table); err != nil {
+			return err
+		}
 	} else {
 		log.Warn("no --table: grants and checkpoints are kept in memory and lost at exit; an interrupted run starts over")
 	}

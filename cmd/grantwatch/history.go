@@ -79,7 +79,7 @@ func (rf *readFlags) printHistory(w io.Writer, h app.GrantHistory) error {
 	fmt.Fprintf(w, "Grant %s\n", g.ID)
 	facts := [][]string{
 		{"Key", g.KeyARN},
-		{"Kind", string(g.Kind) + " (" + g.KindReason + ")"},
+		{"Kind", string(g.Kind) + " (" + g.KindReason() + ")"},
 		{"State", string(h.State)},
 	}
 	if c := h.Created; c != nil {

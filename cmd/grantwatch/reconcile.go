@@ -51,7 +51,9 @@ then 1.`,
 			}
 			var st app.Store = store.NewMemory()
 			if table != "" {
-				st = store.New(dynamodb.NewFromConfig(awsCfg), table)
+				if st, err = store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table); err != nil {
+					return err
+				}
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
 			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, time.Now)

@@ -60,7 +60,8 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			}
 			// Alerts go to the report, not to a log: stderr stays quiet unless something is wrong.
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			svc := app.New(st, alert.Discard{}, rules, log, time.Now)
+			// The sweep runs at --at: archiving keeps what it needs even when --at is before now.
+			svc := app.New(st, alert.Discard{}, rules, log, time.Now).WithSweepTime(sweepAt)
 			if topic != "" { // issue 3: claim and publish alerts through SNS, as IngestFunction and SweepFunction do
 				n, err := snsNotifier(cmd, topic)
 				if err != nil {
@@ -108,7 +109,7 @@ func replayStore(cmd *cobra.Command, table string) (app.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay: load AWS config: %w", err)
 	}
-	return store.New(dynamodb.NewFromConfig(awsCfg), table), nil
+	return store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table)
 }
 
 // printReport writes the human view: a table of grants, then alerts, stats and errors.

@@ -54,7 +54,11 @@ evaluates every rule at --at, claims the notices due (each is sent once, whoever
 					return err
 				}
 			}
-			svc := app.New(store.New(dynamodb.NewFromConfig(awsCfg), table), nil, lifecycle.DefaultConfig(), log,
+			st, err := store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table)
+			if err != nil {
+				return err
+			}
+			svc := app.New(st, nil, lifecycle.DefaultConfig(), log,
 				func() time.Time { return now }).WithNotifier(notifier, remind)
 			rep, err := svc.Sweep(cmd.Context(), now)
 			if err != nil {

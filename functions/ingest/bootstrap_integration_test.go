@@ -111,7 +111,7 @@ func TestBootstrapIngests(t *testing.T) {
 	}
 	after := time.Now().UTC()
 
-	key, err := store.New(api, table).LoadKey(ctx, keyARN)
+	key, err := store.New(api, table).LoadKey(ctx, keyARN, lifecycle.Load{Scope: lifecycle.ScopeAll})
 	if err != nil {
 		t.Fatalf("LoadKey: %v", err)
 	}

@@ -122,7 +122,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	var want []string
 	for _, arn := range keys {
-		k, err := st.LoadKey(ctx, arn)
+		k, err := st.LoadKey(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeAll})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,13 +17,15 @@ var ErrConflict = errors.New("app: conflicting write")
 
 // Store keeps keys, their grants and usage. Every write is conditional on the version that was read.
 type Store interface {
-	// LoadKey returns everything stored for a key; lifecycle.NewKey(arn) when nothing is.
-	LoadKey(ctx context.Context, keyARN string) (lifecycle.Key, error)
-	// SaveKey writes the grants named in r.Changed, and the usage when r.UsageChanged, each conditional on the
-	// version k was loaded with. It returns an error wrapping ErrConflict when another writer got there first.
+	// LoadKey returns what l asks for of a key (lifecycle.Load): never more, so that an event costs what it touches;
+	// an empty key with Loaded = l when nothing is stored.
+	LoadKey(ctx context.Context, keyARN string, l lifecycle.Load) (lifecycle.Key, error)
+	// SaveKey writes what r changed (lifecycle.Result: grants, moves between working set and archive, usage, meta),
+	// each item conditional on the version k was loaded with. It returns an error wrapping ErrConflict when another
+	// writer got there first.
 	SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Result) error
-	// ActiveKeys returns the keys the sweep must visit, from an index: keys with at least one grant that has not
-	// ended, and keys with Bedrock service use not yet checked for use-after-retire (Usage.Unchecked).
+	// ActiveKeys returns the keys the sweep must visit, from an index: keys with grants in their working set, and
+	// keys with Bedrock service use not yet checked for use-after-retire (Usage.Unchecked).
 	ActiveKeys(ctx context.Context) ([]string, error)
 	// RecordRejection keeps an input that could not be used, so that a person can find it.
 	RecordRejection(ctx context.Context, r Rejection) error
@@ -49,6 +51,10 @@ type Alerter interface {
 // maxAttempts bounds the read-apply-write retries of one event when writers race on the same key.
 const maxAttempts = 5
 
+// maxWidenings bounds how often one operation may ask for a wider load (lifecycle.Result.Need): scopes only widen,
+// so a handful always suffices.
+const maxWidenings = 8
+
 // Service runs the use cases.
 type Service struct {
 	store  Store
@@ -57,7 +63,8 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	notify notifyConfig // issue 3: claimed delivery (notify.go); zero means the Alerter path
+	notify notifyConfig // claimed delivery (notify.go); zero means the Alerter path
+	floor  time.Time    // a sweep time before now that archiving must keep what it needs for (WithSweepTime)
 }
 
 // New returns a Service. Pass time.Now in production and a fixed clock in tests.
@@ -65,38 +72,75 @@ func New(store Store, alerts Alerter, cfg lifecycle.Config, log *slog.Logger, no
 	return &Service{store: store, alerts: alerts, cfg: cfg, log: log, now: now}
 }
 
-// Ingest applies one event: load the key, apply, conditionally save, then deliver new alerts. A lost race is
-// retried from a fresh read; store errors are returned so that the caller (Lambda) retries the event.
+// WithSweepTime returns a copy of s whose sweeps run at at, which may be before now (replay's --at): archiving then
+// keeps in the working set what a sweep at at still needs.
+func (s *Service) WithSweepTime(at time.Time) *Service {
+	c := *s
+	c.floor = at
+	return &c
+}
+
+// horizon is the time before which an ended grant may leave the working set: the rules' retention before the
+// earliest time they will still be evaluated at.
+func (s *Service) horizon() time.Time {
+	t := s.now()
+	if !s.floor.IsZero() && s.floor.Before(t) {
+		t = s.floor
+	}
+	return t.Add(-s.cfg.Retention())
+}
+
+// Ingest applies one event: load what it touches, apply, conditionally save, then deliver new alerts. A lost race
+// is retried from a fresh read; store errors are returned so that the caller (Lambda) retries the event.
 func (s *Service) Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Result, error) {
-	r, _, err := s.update(ctx, ev.KeyARN, s.now(), "ingest "+ev.ID+" on "+ev.KeyARN,
+	load := lifecycle.LoadFor(ev)
+	if load.Zero() { // a call grantwatch does not track: nothing to read
+		k := lifecycle.NewKey(ev.KeyARN)
+		return k.Apply(ev, s.cfg)
+	}
+	r, _, err := s.update(ctx, ev.KeyARN, load, s.now(), "ingest "+ev.ID+" on "+ev.KeyARN,
 		func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
 			r, err := k.Apply(ev, s.cfg)
-			return r, len(r.Changed) > 0 || r.UsageChanged, err
+			return r, r.Writes() || !r.Need.Zero(), err
 		})
 	return r, err
 }
 
-// update runs the read-change-write cycle every use case runs on one key: load it, let change do the use case's
-// work (and say whether anything may need writing), claim the notices due at at, write conditionally, and deliver
-// once the write has won. A lost race starts over from a fresh read, at most maxAttempts times; what names the
-// work in that error. It returns change's result and the notices delivered (none when nothing was written).
-func (s *Service) update(ctx context.Context, arn string, at time.Time, what string,
+// update runs the read-change-write cycle every use case runs on one key: load what load names, let change do the
+// use case's work (and say whether anything may need writing), claim the notices due at at, settle the working set
+// (lifecycle.Key.Settle), write conditionally, and deliver once the write has won. When change needs more than was
+// loaded (Result.Need) it runs again on a wider load. A lost race starts over from a fresh read, at most maxAttempts
+// times; what names the work in that error. It returns change's result and the notices delivered (none when
+// nothing was written).
+func (s *Service) update(ctx context.Context, arn string, load lifecycle.Load, at time.Time, what string,
 	change func(k *lifecycle.Key) (lifecycle.Result, bool, error)) (lifecycle.Result, []lifecycle.Notice, error) {
-	for range maxAttempts {
-		k, err := s.store.LoadKey(ctx, arn)
+	for attempts, widenings := 0, 0; attempts < maxAttempts; {
+		k, err := s.store.LoadKey(ctx, arn, load)
 		if err != nil {
 			return lifecycle.Result{}, nil, err
 		}
 		r, mayWrite, err := change(&k)
-		if err != nil || !mayWrite {
+		if err != nil {
 			return r, nil, err
 		}
+		if !r.Need.Zero() {
+			if load.Covers(r.Need) || widenings == maxWidenings {
+				return lifecycle.Result{}, nil, fmt.Errorf("app: %s: still needs %+v after loading %+v", what, r.Need, load)
+			}
+			load, widenings = load.Union(r.Need), widenings+1
+			continue
+		}
+		if !mayWrite {
+			return r, nil, nil
+		}
 		notices, write := s.claim(&k, r, at)
-		if len(write.Changed) == 0 && !write.UsageChanged {
+		write = lifecycle.MergeResult(write, k.Settle(write, s.horizon()))
+		if !write.Writes() {
 			return r, nil, nil
 		}
 		err = s.store.SaveKey(ctx, k, write)
 		if errors.Is(err, ErrConflict) {
+			attempts++
 			continue
 		}
 		if err != nil {
@@ -113,7 +157,7 @@ type SweepReport struct {
 	Keys   int
 	Alerts []lifecycle.Alert
 
-	// Issue 3: what the sweep's metrics report.
+	// What the sweep's metrics report.
 	Resolved     []lifecycle.Alert      // alerts resolved (normally by ingest; the sweep catches up)
 	Notices      int                    // notices claimed and published
 	ActiveByKind map[lifecycle.Kind]int // active grants on the swept keys
@@ -127,7 +171,7 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) 
 	if err != nil {
 		return SweepReport{}, err
 	}
-	jobs, err := s.loadJobs(ctx) // issue 3: job-aware rules (jobs.go)
+	jobs, err := s.loadJobs(ctx) // job-aware rules (jobs.go)
 	if err != nil {
 		return SweepReport{}, err
 	}
@@ -162,15 +206,19 @@ type keySweep struct {
 
 func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time, jobs lifecycle.Jobs) (keySweep, error) {
 	var ks keySweep
-	r, notices, err := s.update(ctx, arn, at, "sweep "+arn, func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
-		r := k.Sweep(at, s.cfg)
-		ks.active = k.ActiveGrants()
-		return lifecycle.MergeResult(r, k.CheckJobs(jobs, at, s.cfg)), true, nil // the claim may write even so
-	})
+	r, notices, err := s.update(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeWorking}, at, "sweep "+arn,
+		func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
+			r := k.Sweep(at, s.cfg)
+			if !r.Need.Zero() {
+				return r, true, nil
+			}
+			ks.active = k.ActiveGrants()
+			return lifecycle.MergeResult(r, k.CheckJobs(jobs, at, s.cfg)), true, nil // the claim may write even so
+		})
 	if err != nil {
 		return keySweep{}, err
 	}
-	if notices != nil || len(r.Changed) > 0 || r.UsageChanged {
+	if notices != nil || r.Writes() {
 		ks.result, ks.notices = r, len(notices)
 	}
 	return ks, nil
@@ -200,7 +248,7 @@ func (s *Service) Reject(ctx context.Context, source, eventID string, raw []byte
 	return s.store.RecordRejection(ctx, Rejection{Source: source, EventID: eventID, Error: cause.Error(), At: s.now().UTC(), Raw: string(raw)})
 }
 
-// Key returns what is stored for one key.
+// Key returns everything stored for one key, its archive included.
 func (s *Service) Key(ctx context.Context, arn string) (lifecycle.Key, error) {
-	return s.store.LoadKey(ctx, arn)
+	return s.store.LoadKey(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeAll})
 }

@@ -27,14 +27,17 @@ type fakeStore struct {
 	rejected  []app.Rejection
 }
 
-func (f *fakeStore) LoadKey(_ context.Context, arn string) (lifecycle.Key, error) {
+// LoadKey returns everything it keeps, whatever was asked: ScopeAll covers every load.
+func (f *fakeStore) LoadKey(_ context.Context, arn string, _ lifecycle.Load) (lifecycle.Key, error) {
 	if f.failWith != nil {
 		return lifecycle.Key{}, f.failWith
 	}
 	if f.key.ARN != arn {
 		return lifecycle.NewKey(arn), nil
 	}
-	return f.key.Clone(), nil
+	k := f.key.Clone()
+	k.Loaded = lifecycle.Load{Scope: lifecycle.ScopeAll}
+	return k, nil
 }
 
 func (f *fakeStore) SaveKey(_ context.Context, k lifecycle.Key, _ lifecycle.Result) error {

@@ -47,7 +47,7 @@ func historyCount(t *testing.T, m app.Store, evs []lookuptest.Event) map[string]
 		keys[ev.KeyARN] = true
 	}
 	for arn := range keys {
-		k, err := m.LoadKey(context.Background(), arn)
+		k, err := m.LoadKey(context.Background(), arn, lifecycle.Load{Scope: lifecycle.ScopeAll})
 		if err != nil {
 			t.Fatal(err)
 		}

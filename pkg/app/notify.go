@@ -65,7 +65,7 @@ func (s *Service) publish(ctx context.Context, notices []lifecycle.Notice) {
 // release clears the claim of n with a conditional write; a claim someone else has since replaced is left alone.
 func (s *Service) release(ctx context.Context, n lifecycle.Notice) error {
 	for range maxAttempts {
-		k, err := s.store.LoadKey(ctx, n.Alert.KeyARN)
+		k, err := s.store.LoadKey(ctx, n.Alert.KeyARN, lifecycle.ReleaseLoad(n))
 		if err != nil {
 			return err
 		}

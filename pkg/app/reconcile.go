@@ -98,12 +98,12 @@ func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn stri
 	}
 	kr.Listed = len(listed)
 	var rr lifecycle.ReconcileReport
-	r, _, err := s.update(ctx, arn, at, "reconcile "+arn, func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
+	r, _, err := s.update(ctx, arn, lifecycle.ReconcileLoad(listed), at, "reconcile "+arn, func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
 		var r lifecycle.Result
 		r, rr = k.Reconcile(listed, at, s.cfg)
-		return r, len(r.Changed) > 0 || r.UsageChanged, nil
+		return r, r.Writes() || !r.Need.Zero(), nil
 	})
-	if err != nil || (len(r.Changed) == 0 && !r.UsageChanged) {
+	if err != nil || !r.Writes() {
 		return kr, err
 	}
 	kr.Added, kr.Ended, kr.Alerts = rr.Added, rr.Ended, r.Alerts

@@ -94,7 +94,7 @@ func (e env) record(t *testing.T, key, grantID string) {
 
 func (e env) stored(t *testing.T, key, grantID string) lifecycle.Grant {
 	t.Helper()
-	k, err := e.table.LoadKey(context.Background(), key)
+	k, err := e.table.LoadKey(context.Background(), key, lifecycle.Load{Scope: lifecycle.ScopeAll})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,20 +48,20 @@ var severities = map[AlertType]Severity{
 
 // Alert is one raised alert. GrantID is empty for key-level alerts (use-after-retire).
 type Alert struct {
-	Type     AlertType `json:"type"`
-	Severity Severity  `json:"severity"`
-	GrantID  string    `json:"grantId,omitempty"`
-	KeyARN   string    `json:"keyArn"`
-	Message  string    `json:"message"`
-	RaisedAt time.Time `json:"raisedAt"` // the time the rule was evaluated at: an event's time or the sweep's
+	Type     AlertType
+	Severity Severity
+	GrantID  string
+	KeyARN   string
+	Message  string
+	RaisedAt time.Time // the time the rule was evaluated at: an event's time or the sweep's
 
 	// Delivery (notify.go). Each time is written by the claim that sends the notice, in the same conditional
 	// write, so two writers racing cannot both send it.
-	NotifiedAt           time.Time `json:"notifiedAt,omitzero"`           // the first notification was claimed
-	RemindedAt           time.Time `json:"remindedAt,omitzero"`           // the latest reminder was claimed
-	ResolvedAt           time.Time `json:"resolvedAt,omitzero"`           // the grant ended: nothing left to act on
-	Resolution           string    `json:"resolution,omitempty"`          // how it ended, e.g. "retired after 31h0m0s"
-	ResolutionNotifiedAt time.Time `json:"resolutionNotifiedAt,omitzero"` // the resolution notice was claimed
+	NotifiedAt           time.Time // the first notification was claimed
+	RemindedAt           time.Time // the latest reminder was claimed
+	ResolvedAt           time.Time // the grant ended: nothing left to act on
+	Resolution           string    // how it ended, e.g. "retired after 31h0m0s"
+	ResolutionNotifiedAt time.Time // the resolution notice was claimed
 }
 
 // Config holds the thresholds of the rules. Use DefaultConfig and change what you need.
@@ -88,6 +88,17 @@ func DefaultConfig() Config {
 	}
 }
 
+// DeliveryRetry is how late a live event may still arrive: EventBridge retries delivery to its target for 24 hours
+// (grant-lifecycle.md §4).
+const DeliveryRetry = 24 * time.Hour
+
+// Retention is how long an ended grant stays in the working set: the longest rule window plus DeliveryRetry. Once it
+// has passed, no rule and no late live event needs the grant (workingset.go); backfill and replay reach further back
+// and load the archive when they do.
+func (c Config) Retention() time.Duration {
+	return max(c.OrphanGrace, c.UseAfterRetireGrace, c.UseSettle, c.JobGrace, c.ModelDeletedGrace, ReconcileGrace) + DeliveryRetry
+}
+
 // Validate reports every threshold that is not positive.
 func (c Config) Validate() error {
 	var bad []string
@@ -111,9 +122,9 @@ func newAlert(t AlertType, g Grant, at time.Time, format string, args ...any) Al
 	return Alert{Type: t, Severity: severities[t], GrantID: g.ID, KeyARN: g.KeyARN, Message: fmt.Sprintf(format, args...), RaisedAt: at}
 }
 
-// grantAlerts evaluates the per-grant rules for g at time at. parent is the zero Grant when unknown.
+// grantAlerts evaluates the per-grant rules for g at time at. parent is nil when unknown.
 // Messages hold only facts that do not depend on the order events arrived in.
-func grantAlerts(g, parent Grant, at time.Time, cfg Config) []Alert {
+func grantAlerts(g Grant, parent *PrimaryRef, at time.Time, cfg Config) []Alert {
 	if !g.Created() || g.Pending {
 		return nil
 	}
@@ -128,7 +139,7 @@ func grantAlerts(g, parent Grant, at time.Time, cfg Config) []Alert {
 			out = append(out, newAlert(LongLivedSecondary, g, at,
 				"Data Automation grant %s has been active for %s, longer than %s: Bedrock Data Automation retires its grants after 30h", g.ID, age, cfg.DataAutomationMaxAge))
 		}
-		if g.Kind == Secondary && parent.Ended() && at.Sub(parent.EndedAt) > cfg.OrphanGrace {
+		if g.Kind == Secondary && parent != nil && !parent.EndedAt.IsZero() && at.Sub(parent.EndedAt) > cfg.OrphanGrace {
 			out = append(out, newAlert(OrphanedSecondary, g, at,
 				"secondary grant %s is still active although its primary grant %s was ended by %s at %s",
 				g.ID, parent.ID, parent.EndedBy, parent.EndedAt.UTC().Format(time.RFC3339)))
@@ -138,7 +149,7 @@ func grantAlerts(g, parent Grant, at time.Time, cfg Config) []Alert {
 		if slices.Contains(g.Operations, CreateGrant) {
 			out = append(out, newAlert(ScopeEscalation, g, at,
 				"secondary grant %s allows CreateGrant: a secondary may only use a subset of DescribeKey, GenerateDataKey, Decrypt", g.ID))
-		} else if parent.Created() && !subset(g.Operations, parent.Operations) {
+		} else if parent != nil && !subset(g.Operations, parent.Operations) {
 			out = append(out, newAlert(ScopeEscalation, g, at,
 				"secondary grant %s allows %v, more than its primary grant %s (%v)", g.ID, g.Operations, parent.ID, parent.Operations))
 		}

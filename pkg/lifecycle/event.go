@@ -36,10 +36,10 @@ func Known(name string) bool { return name == CreateGrant || IsEnd(name) || IsUs
 
 // Caller is who made a call, as CloudTrail's userIdentity shows it.
 type Caller struct {
-	Type      string `json:"type,omitempty"`      // AssumedRole, IAMUser, AWSService, ...
-	ARN       string `json:"arn,omitempty"`       // role session or user ARN; empty for AWSService
-	AccountID string `json:"accountId,omitempty"` // the caller's account
-	InvokedBy string `json:"invokedBy,omitempty"` // the service that made the call for the principal
+	Type      string // AssumedRole, IAMUser, AWSService, ...
+	ARN       string // role session or user ARN; empty for AWSService
+	AccountID string // the caller's account
+	InvokedBy string // the service that made the call for the principal
 }
 
 // Name is how a caller is shown: the role session or user ARN, else type/invokedBy for service calls.

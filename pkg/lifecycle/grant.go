@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,8 +26,8 @@ const (
 	Active  State = "active"
 	Retired State = "retired"
 	Revoked State = "revoked"
-	// Issue 5: gone from KMS ListGrants with no end event seen (EndedBy Reconciled, reconcile.go). Replay never
-	// reconciles, so the replay contract never shows it.
+	// Gone is a grant KMS no longer lists although no end event was seen (EndedBy Reconciled, reconcile.go). Replay
+	// never reconciles, so the replay contract never shows it.
 	Gone State = "ended"
 )
 
@@ -35,48 +36,49 @@ const DataAutomationKey = "aws:bedrock:data-automation-customer-account-id"
 
 // Grant is what grantwatch knows about one KMS grant on one key.
 type Grant struct {
-	ID     string `json:"grantId"`
-	KeyARN string `json:"keyArn"`
+	ID     string
+	KeyARN string
 
 	// Known from the CreateGrant; zero while only an end has been seen.
-	Kind              Kind      `json:"kind,omitempty"`
-	KindReason        string    `json:"kindReason,omitempty"` // why it got its kind, for people who question it
-	CreatedAt         time.Time `json:"createdAt,omitzero"`
-	CreateEventID     string    `json:"createEventId,omitempty"` // the CreateGrant that set kind and createdAt
-	CreatedBy         Caller    `json:"createdBy,omitzero"`
-	Grantee           string    `json:"grantee,omitempty"`
-	RetiringPrincipal string    `json:"retiringPrincipal,omitempty"`
-	Operations        []string  `json:"operations,omitempty"`
-	ConstraintKeys    []string  `json:"constraintKeys,omitempty"`
-	Name              string    `json:"name,omitempty"`
-	ThroughBedrock    bool      `json:"throughBedrock,omitempty"`
-	ParentID          string    `json:"parentGrantId,omitempty"`
+	Kind              Kind
+	CreatedAt         time.Time
+	CreateEventID     string // the CreateGrant that set kind and createdAt
+	CreatedBy         Caller
+	Grantee           string
+	RetiringPrincipal string
+	Operations        []string
+	ConstraintKeys    []string
+	Name              string
+	ThroughBedrock    bool
+	ParentID          string
 
 	// Set by the earliest RetireGrant or RevokeGrant.
-	EndedAt        time.Time `json:"endedAt,omitzero"`
-	EndedBy        string    `json:"endedBy,omitempty"` // RetireGrant or RevokeGrant
-	EndEventID     string    `json:"endEventId,omitempty"`
-	EndedByBedrock bool      `json:"endedByBedrock,omitempty"`
+	EndedAt        time.Time
+	EndedBy        string // RetireGrant or RevokeGrant
+	EndEventID     string
+	EndedByBedrock bool
 
 	// Pending marks a grant known only from an end event that did not involve Bedrock: it is kept so that a
 	// CreateGrant arriving later does not resurrect the grant, but it is not reported until a Bedrock CreateGrant
 	// for it arrives.
-	Pending bool `json:"pending,omitempty"`
+	Pending bool
 
-	History []HistoryEntry `json:"history,omitempty"` // every applied lifecycle event, in event-time order
-	Alerts  []Alert        `json:"alerts,omitempty"`  // raised so far; one per type
+	History []HistoryEntry // every applied lifecycle event, in event-time order
+	Alerts  []Alert        // raised so far; one per type
 
-	Version int64 `json:"version"` // optimistic-concurrency version kept by stores
+	// Archived says the grant has left the key's working set (workingset.go); stores keep it apart.
+	Archived bool
+	Version  int64 // optimistic-concurrency version kept by stores
 }
 
 // HistoryEntry is one applied lifecycle event of a grant.
 type HistoryEntry struct {
-	EventID   string    `json:"eventId"`
-	Name      string    `json:"eventName"`
-	Time      time.Time `json:"eventTime"`
-	Caller    string    `json:"caller,omitempty"` // caller ARN, or type/invokedBy for service calls
-	SourceIP  string    `json:"sourceIp,omitempty"`
-	RequestID string    `json:"requestId,omitempty"`
+	EventID   string
+	Name      string
+	Time      time.Time
+	Caller    string // caller ARN, or type/invokedBy for service calls
+	SourceIP  string
+	RequestID string
 }
 
 // State returns the grant's state, derived from its end.
@@ -86,7 +88,7 @@ func (g Grant) State() State {
 		return Retired
 	case RevokeGrant:
 		return Revoked
-	case Reconciled: // issue 5
+	case Reconciled:
 		return Gone
 	}
 	return Active
@@ -95,7 +97,7 @@ func (g Grant) State() State {
 // Created reports whether the grant's CreateGrant has been seen.
 func (g Grant) Created() bool { return g.CreateEventID != "" }
 
-// Ended reports whether the grant has been retired or revoked.
+// Ended reports whether the grant has ended: retired, revoked, or found gone by reconcile.
 func (g Grant) Ended() bool { return g.EndedBy != "" }
 
 // ActiveAt reports whether the grant existed and had not ended at t.
@@ -105,6 +107,22 @@ func (g Grant) ActiveAt(t time.Time) bool {
 
 // Reported reports whether the grant belongs in what grantwatch shows: a Bedrock grant, not a pending end.
 func (g Grant) Reported() bool { return !g.Pending }
+
+// KindReason says why the grant got its kind, for people who question it. It is derived from what the grant records,
+// so it is the same whichever way the grant was stored.
+func (g Grant) KindReason() string {
+	switch {
+	case g.Pending:
+		return ""
+	case !g.Created():
+		return "only its " + g.EndedBy + " (made through Bedrock) has been seen; the kind is set when its CreateGrant arrives"
+	case strings.HasPrefix(g.CreateEventID, reconcilePrefix):
+		_, why := ClassifyListed(ListedGrant{Operations: g.Operations, ConstraintKeys: g.ConstraintKeys})
+		return why
+	}
+	_, why := classify(g.CreatedBy, g.ThroughBedrock, g.Operations, g.ConstraintKeys)
+	return why
+}
 
 // hasEvent reports whether the event id was already applied to g.
 func (g Grant) hasEvent(id string) bool {

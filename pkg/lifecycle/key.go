@@ -20,18 +20,18 @@ const MaxUncheckedUses = 32
 // Usage is the key-level record of Bedrock-involved key use (Decrypt, GenerateDataKey*, DescribeKey) and of
 // key-level alerts. Its size is bounded whatever the call volume.
 type Usage struct {
-	Calls             map[string]int64 `json:"calls,omitempty"` // by eventName
-	LastUsedAt        time.Time        `json:"lastUsedAt,omitzero"`
-	LastUsedBy        string           `json:"lastUsedBy,omitempty"`
-	FirstServiceUseAt time.Time        `json:"firstServiceUseAt,omitzero"` // calls by the Bedrock service itself
-	LastServiceUseAt  time.Time        `json:"lastServiceUseAt,omitzero"`
-	RecentEventIDs    []string         `json:"recentEventIds,omitempty"`
-	Alerts            []Alert          `json:"alerts,omitempty"`
+	Calls             map[string]int64 // by eventName
+	LastUsedAt        time.Time
+	LastUsedBy        string
+	FirstServiceUseAt time.Time // calls by the Bedrock service itself
+	LastServiceUseAt  time.Time
+	RecentEventIDs    []string
+	Alerts            []Alert
 	// UncheckedUses are Bedrock service calls (at most one per minute, at most MaxUncheckedUses) that the sweep has
 	// not yet checked for use-after-retire; stores index keys that have some, so the sweep finds them even when no
 	// grant on them is active.
-	UncheckedUses []time.Time `json:"uncheckedUses,omitempty"`
-	Version       int64       `json:"version"`
+	UncheckedUses []time.Time
+	Version       int64
 }
 
 // Unchecked reports whether the usage holds Bedrock service calls the sweep has not checked yet.
@@ -39,39 +39,40 @@ func (u Usage) Unchecked() bool { return len(u.UncheckedUses) > 0 }
 
 // Clone returns a deep copy.
 func (u Usage) Clone() Usage {
-	if u.Calls != nil {
-		calls := make(map[string]int64, len(u.Calls))
-		for k, v := range u.Calls {
-			calls[k] = v
-		}
-		u.Calls = calls
-	}
+	u.Calls = maps.Clone(u.Calls)
 	u.RecentEventIDs = slices.Clone(u.RecentEventIDs)
 	u.Alerts = slices.Clone(u.Alerts)
 	u.UncheckedUses = slices.Clone(u.UncheckedUses)
 	return u
 }
 
-// Key is the aggregate the rules work on: every grant grantwatch knows on one KMS key, and the key's usage.
+// Key is the aggregate the rules work on: what a store loaded of one KMS key (Loaded says how much,
+// workingset.go): its grants, its usage and its meta record.
 type Key struct {
 	ARN    string
 	Grants map[string]Grant
 	Usage  Usage
+	Meta   Meta
+	Loaded Load
 }
 
-// NewKey returns an empty key.
-func NewKey(arn string) Key { return Key{ARN: arn, Grants: map[string]Grant{}} }
+// NewKey returns an empty key that holds everything there is to know about it (ScopeAll): a key nothing is stored
+// for, or one a caller builds in memory.
+func NewKey(arn string) Key {
+	return Key{ARN: arn, Grants: map[string]Grant{}, Loaded: Load{Scope: ScopeAll}}
+}
 
 // Clone returns a deep copy.
 func (k Key) Clone() Key {
-	c := Key{ARN: k.ARN, Grants: make(map[string]Grant, len(k.Grants)), Usage: k.Usage.Clone()}
+	c := Key{ARN: k.ARN, Grants: make(map[string]Grant, len(k.Grants)), Usage: k.Usage.Clone(), Meta: k.Meta.Clone(),
+		Loaded: Load{Scope: k.Loaded.Scope, Grants: slices.Clone(k.Loaded.Grants)}}
 	for id, g := range k.Grants {
 		c.Grants[id] = g.Clone()
 	}
 	return c
 }
 
-// Reported returns the grants grantwatch shows (not pending ends), ordered by creation time then id.
+// Reported returns the loaded grants grantwatch shows (not pending ends), ordered by creation time then id.
 func (k Key) Reported() []Grant {
 	var out []Grant
 	for _, g := range k.Grants {
@@ -95,15 +96,24 @@ const (
 	Ignored   Outcome = "ignored"
 )
 
-// Result is what Apply or Sweep changed. Stores write exactly the grants in Changed and, if UsageChanged, the usage.
+// Result is what Apply, Sweep and the other operations changed. Stores write exactly the grants in Changed (from
+// where they were to where Archived says, for those in Moved), the usage if UsageChanged and the meta record if
+// MetaChanged. A Result with Need set is incomplete and writes nothing: discard the key (it may be part-changed),
+// load it again with Need and run the operation again.
 type Result struct {
 	Outcome      Outcome
 	Reason       string   // why an event was ignored or a duplicate
 	Changed      []string // ids of grants whose record changed
+	Moved        []string // of those, the ids whose place (working set or archive) changed
 	UsageChanged bool
+	MetaChanged  bool
 	Alerts       []Alert // alerts raised by this call, already recorded on their grant or on the usage
 	Resolved     []Alert // alerts this call resolved because their grant ended (notify.go)
+	Need         Load    // what more the operation needs loaded; zero when it was enough
 }
+
+// Writes reports whether r has anything to store.
+func (r Result) Writes() bool { return r.Need.Zero() && (len(r.Changed) > 0 || r.UsageChanged || r.MetaChanged) }
 
 func (r *Result) touch(id string) {
 	if !slices.Contains(r.Changed, id) {
@@ -111,9 +121,17 @@ func (r *Result) touch(id string) {
 	}
 }
 
+// needs returns a Result asking for what k lacks of l, or false when k holds it.
+func (k *Key) needs(l Load) (Result, bool) {
+	if k.Loaded.Covers(l) {
+		return Result{}, false
+	}
+	return Result{Need: k.Loaded.Union(l)}, true
+}
+
 // Apply applies one event to the key. It is idempotent by event id and order-independent: the final state after a
 // set of events is the same whatever order they arrive in, and an ended grant never becomes active again.
-// ev.KeyARN must be k.ARN.
+// ev.KeyARN must be k.ARN. When k holds less than the event needs, Apply says so in Result.Need (see Result).
 func (k *Key) Apply(ev Event, cfg Config) (Result, error) {
 	if ev.KeyARN != k.ARN {
 		return Result{}, fmt.Errorf("lifecycle: event %s is for key %s, not %s", ev.ID, ev.KeyARN, k.ARN)
@@ -121,52 +139,35 @@ func (k *Key) Apply(ev Event, cfg Config) (Result, error) {
 	if k.Grants == nil {
 		k.Grants = map[string]Grant{}
 	}
-	var r Result
+	if r, short := k.needs(LoadFor(ev)); short {
+		return r, nil
+	}
 	switch {
 	case ev.Name == CreateGrant:
-		r = k.create(ev)
+		return k.create(ev, cfg), nil
 	case IsEnd(ev.Name):
-		r = k.end(ev)
+		return k.end(ev, cfg), nil
 	case IsUse(ev.Name):
-		r = k.use(ev)
-	default:
-		return Result{Outcome: Ignored, Reason: fmt.Sprintf("%s is not a call grantwatch tracks", ev.Name)}, nil
+		return k.use(ev), nil
 	}
-	if len(r.Changed) > 0 && !IsUse(ev.Name) {
-		k.relink(&r)
-		k.evaluate(&r, r.Changed, ev.Time, cfg)
-		k.resolve(&r, r.Changed) // issue 3: alerts of a grant that ended are resolved (notify.go)
-	}
-	return r, nil
+	return Result{Outcome: Ignored, Reason: fmt.Sprintf("%s is not a call grantwatch tracks", ev.Name)}, nil
 }
 
-// Sweep evaluates every rule for every grant at time at, and use-after-retire for the key's recorded Bedrock
-// service use once it is older than cfg.UseSettle. It returns the alerts that are new.
-func (k *Key) Sweep(at time.Time, cfg Config) Result {
-	r := Result{Outcome: Applied}
-	k.relink(&r)
-	ids := slices.Sorted(maps.Keys(k.Grants))
-	k.evaluate(&r, ids, at, cfg)
-	k.resolve(&r, ids) // issue 3 (notify.go)
-	k.checkServiceUse(&r, at, cfg)
-	k.checkQuota(&r, at) // issue 3 (quota.go)
-	return r
-}
-
-func (k *Key) create(ev Event) Result {
-	g, exists := k.Grants[ev.GrantID]
+func (k *Key) create(ev Event, cfg Config) Result {
+	old, exists := k.Grants[ev.GrantID]
 	if !ev.InvolvesBedrock() {
 		return Result{Outcome: Ignored, Reason: "CreateGrant does not involve Bedrock"}
 	}
-	if exists && g.hasEvent(ev.ID) {
+	if exists && old.hasEvent(ev.ID) {
 		return Result{Outcome: Duplicate, Reason: "event " + ev.ID + " already applied"}
 	}
+	g := old.Clone()
 	if !exists {
 		g = Grant{ID: ev.GrantID, KeyARN: ev.KeyARN}
 	}
 	// The earliest CreateGrant defines the grant (a named CreateGrant may be repeated with the same grant id).
 	if !g.Created() || earlier(ev.Time, ev.ID, g.CreatedAt, g.CreateEventID) {
-		g.Kind, g.KindReason = Classify(ev)
+		g.Kind, _ = Classify(ev)
 		g.CreatedAt, g.CreateEventID, g.CreatedBy = ev.Time, ev.ID, ev.Caller
 		g.Grantee, g.RetiringPrincipal = ev.Grantee, ev.RetiringPrincipal
 		g.Operations, g.ConstraintKeys = slices.Clone(ev.Operations), slices.Clone(ev.ConstraintKeys)
@@ -174,21 +175,19 @@ func (k *Key) create(ev Event) Result {
 	}
 	g.Pending = false
 	g.addHistory(ev)
-	k.Grants[g.ID] = g
-	r := Result{Outcome: Applied}
-	r.touch(g.ID)
-	return r
+	return k.change(old, g, Result{Outcome: Applied}, ev.Time, cfg)
 }
 
-func (k *Key) end(ev Event) Result {
-	g, exists := k.Grants[ev.GrantID]
+func (k *Key) end(ev Event, cfg Config) Result {
+	old, exists := k.Grants[ev.GrantID]
 	involves := ev.InvolvesBedrock()
-	if exists && g.hasEvent(ev.ID) {
-		if g.Pending {
+	if exists && old.hasEvent(ev.ID) {
+		if old.Pending {
 			return Result{Outcome: Ignored, Reason: "end of a grant not known to involve Bedrock"}
 		}
 		return Result{Outcome: Duplicate, Reason: "event " + ev.ID + " already applied"}
 	}
+	g := old.Clone()
 	if !exists {
 		g = Grant{ID: ev.GrantID, KeyARN: ev.KeyARN, Pending: true}
 	}
@@ -196,7 +195,7 @@ func (k *Key) end(ev Event) Result {
 		// An end made by Bedrock is kept as an end-before-start record, reported as a Bedrock grant.
 		g.Pending = false
 		if !g.Created() {
-			g.Kind, g.KindReason = OtherBedrock, "only its "+ev.Name+" (made through Bedrock) has been seen; the kind is set when its CreateGrant arrives"
+			g.Kind = OtherBedrock
 		}
 	}
 	// The earliest end wins, so the order of a RetireGrant and a RevokeGrant does not matter.
@@ -204,13 +203,51 @@ func (k *Key) end(ev Event) Result {
 		g.EndedAt, g.EndedBy, g.EndEventID, g.EndedByBedrock = ev.Time, ev.Name, ev.ID, involves
 	}
 	g.addHistory(ev)
-	k.Grants[g.ID] = g
 	r := Result{Outcome: Applied}
 	if g.Pending {
 		// Kept only as a tombstone, so a CreateGrant that arrives later cannot resurrect the grant.
 		r = Result{Outcome: Ignored, Reason: "end of a grant not known to involve Bedrock (kept as a tombstone)"}
 	}
+	return k.change(old, g, r, ev.Time, cfg)
+}
+
+// change records g (which was old) on the key and runs what follows from it: parent links, the rules at time at,
+// resolutions and the meta record. It first checks that k holds every grant those can touch; if not, it returns the
+// Need.
+func (k *Key) change(old, g Grant, r Result, at time.Time, cfg Config) Result {
+	relinkSelf := g.isSecondary() && (!old.isSecondary() || !old.CreatedAt.Equal(g.CreatedAt))
+	from, relinkOthers := relinkFrom(old, g)
+	var need Load
+	if relinkSelf && g.CreatedAt.Before(k.Meta.Archive.PrimaryLatestEnd) {
+		need = Load{Scope: ScopeAll} // an archived primary may have been active when g was created
+	}
+	if relinkOthers {
+		need = need.Union(Load{Scope: ScopeWorking})
+		if s := k.Meta.Archive.SecondaryLatestCreate; !s.IsZero() && !s.Before(from) {
+			need = Load{Scope: ScopeAll} // archived secondaries may change parent
+		}
+	}
+	if nr, short := k.needs(need); short {
+		return nr
+	}
+	k.Grants[g.ID] = g
 	r.touch(g.ID)
+	if relinkSelf {
+		k.link(&r, g.ID, k.refs())
+	}
+	if relinkOthers {
+		refs := k.refs()
+		for _, id := range slices.Sorted(maps.Keys(k.Grants)) {
+			if s := k.Grants[id]; s.isSecondary() && !s.CreatedAt.Before(from) {
+				k.link(&r, id, refs)
+			}
+		}
+	}
+	if nr, short := k.evaluate(&r, r.Changed, at, cfg); short {
+		return nr
+	}
+	k.resolve(&r, r.Changed)
+	k.syncMeta(&r, r.Changed)
 	return r
 }
 
@@ -247,25 +284,54 @@ func (k *Key) use(ev Event) Result {
 	return Result{Outcome: Applied, UsageChanged: true}
 }
 
-// relink sets every secondary's parent: the most recently created primary on the key that was active when the
-// secondary was created. It runs after every grant change, so a primary that arrives late still becomes the parent.
-func (k *Key) relink(r *Result) {
-	for id, g := range k.Grants {
-		if g.Kind != Secondary || !g.Created() {
-			continue
+// Sweep evaluates every rule for every grant of the working set at time at, and use-after-retire for the key's
+// recorded Bedrock service use once it is older than cfg.UseSettle. It needs the whole working set; a service call
+// older than the latest end in the archive needs the archive too. It returns the alerts that are new.
+func (k *Key) Sweep(at time.Time, cfg Config) Result {
+	need := Load{Scope: ScopeWorking}
+	for _, t := range k.Usage.UncheckedUses {
+		if at.Sub(t) > cfg.UseSettle && t.Before(k.Meta.Archive.LatestEnd) {
+			need = Load{Scope: ScopeAll} // grants that were live at t may be archived
 		}
-		if p := k.parentFor(g); p != g.ParentID {
-			g.ParentID = p
-			k.Grants[id] = g
-			r.touch(id)
+	}
+	if nr, short := k.needs(need); short {
+		return nr
+	}
+	r := Result{Outcome: Applied}
+	// Parent links are kept by the events; the sweep repairs a link two racing writers both missed (a primary and
+	// its secondary stored at the same moment), wherever the working set decides it.
+	refs := k.refs()
+	for _, id := range slices.Sorted(maps.Keys(k.Grants)) {
+		if s := k.Grants[id]; s.isSecondary() && (k.Loaded.Scope == ScopeAll || !s.CreatedAt.Before(k.Meta.Archive.PrimaryLatestEnd)) {
+			k.link(&r, id, refs)
 		}
+	}
+	ids := slices.Sorted(maps.Keys(k.Grants))
+	if nr, short := k.evaluate(&r, ids, at, cfg); short {
+		return nr
+	}
+	k.resolve(&r, ids)
+	k.checkServiceUse(&r, at, cfg)
+	k.checkQuota(&r, at)
+	k.syncMeta(&r, ids)
+	return r
+}
+
+// link sets the parent of the secondary id: the most recently created primary on the key (of refs, k.refs()) that
+// was active when the secondary was created.
+func (k *Key) link(r *Result, id string, refs map[string]PrimaryRef) {
+	s := k.Grants[id]
+	if p := parentFor(s, refs); p != s.ParentID {
+		s.ParentID = p
+		k.Grants[id] = s
+		r.touch(id)
 	}
 }
 
-func (k *Key) parentFor(s Grant) string {
-	var best Grant
-	for _, p := range k.Grants {
-		if p.Kind != Primary || p.Pending || !p.ActiveAt(s.CreatedAt) {
+func parentFor(s Grant, refs map[string]PrimaryRef) string {
+	var best PrimaryRef
+	for _, p := range refs {
+		if !p.ActiveAt(s.CreatedAt) {
 			continue
 		}
 		if best.ID == "" || p.CreatedAt.After(best.CreatedAt) || (p.CreatedAt.Equal(best.CreatedAt) && p.ID > best.ID) {
@@ -275,11 +341,48 @@ func (k *Key) parentFor(s Grant) string {
 	return best.ID
 }
 
-// evaluate raises the per-grant rules for the grants in ids at time at, once per type and grant.
-func (k *Key) evaluate(r *Result, ids []string, at time.Time, cfg Config) {
+// refs returns the primaries a parent link may choose from, by id: every primary grant loaded (archived ones
+// included) and, when the working set is not loaded, the meta record's for the rest.
+func (k *Key) refs() map[string]PrimaryRef {
+	out := map[string]PrimaryRef{}
+	if k.Loaded.Scope < ScopeWorking {
+		for _, p := range k.Meta.Primaries {
+			if g, loaded := k.Grants[p.ID]; !loaded || g.isPrimary() {
+				out[p.ID] = p
+			}
+		}
+	}
+	for _, g := range k.Grants {
+		if g.isPrimary() {
+			out[g.ID] = refOf(g)
+		}
+	}
+	return out
+}
+
+// evaluate raises the per-grant rules for the grants in ids at time at, once per type and grant. An active secondary
+// whose parent k does not hold (archived and not loaded) is a Need: the orphan rule must see its parent.
+func (k *Key) evaluate(r *Result, ids []string, at time.Time, cfg Config) (Result, bool) {
+	refs := k.refs()
+	var missing []string
 	for _, id := range ids {
 		g := k.Grants[id]
-		for _, a := range grantAlerts(g, k.Grants[g.ParentID], at, cfg) {
+		if _, ok := refs[g.ParentID]; !ok && g.ParentID != "" && g.isSecondary() && g.ActiveAt(at) {
+			missing = append(missing, g.ParentID)
+		}
+	}
+	if len(missing) > 0 {
+		if nr, short := k.needs(Load{Scope: k.Loaded.Scope, Grants: missing}); short {
+			return nr, true
+		}
+	}
+	for _, id := range ids {
+		g := k.Grants[id]
+		var parent *PrimaryRef
+		if p, ok := refs[g.ParentID]; ok {
+			parent = &p
+		}
+		for _, a := range grantAlerts(g, parent, at, cfg) {
 			if g.hasAlert(a.Type) {
 				continue
 			}
@@ -289,6 +392,7 @@ func (k *Key) evaluate(r *Result, ids []string, at time.Time, cfg Config) {
 			r.touch(id)
 		}
 	}
+	return Result{}, false
 }
 
 // keepUnchecked remembers a Bedrock service call for the sweep's use-after-retire check.
@@ -327,13 +431,17 @@ func (k *Key) checkServiceUse(r *Result, at time.Time, cfg Config) {
 }
 
 // raiseUseAfterRetire raises use-after-retire when, at the time t of a Bedrock service call, the key had recorded
-// Bedrock grants and all of them had ended more than the grace period before the call.
+// Bedrock grants and all of them had ended more than the grace period before the call. Archived grants all ended
+// by t (Sweep loads the archive otherwise), so the archive summary stands for them.
 func (k *Key) raiseUseAfterRetire(r *Result, t time.Time, cfg Config) {
 	if slices.ContainsFunc(k.Usage.Alerts, func(a Alert) bool { return a.Type == UseAfterRetire }) {
 		return
 	}
 	var latest time.Time
 	known := false
+	if k.Loaded.Scope != ScopeAll && k.Meta.Archive.Reported {
+		known, latest = true, k.Meta.Archive.LatestEnd
+	}
 	for _, g := range k.Grants {
 		if g.Pending || (g.Created() && g.CreatedAt.After(t)) {
 			continue // not a Bedrock grant, or it did not exist yet at the call
@@ -342,9 +450,7 @@ func (k *Key) raiseUseAfterRetire(r *Result, t time.Time, cfg Config) {
 			return // a grant could have authorised the call
 		}
 		known = true
-		if g.EndedAt.After(latest) {
-			latest = g.EndedAt
-		}
+		latest = later(latest, g.EndedAt)
 	}
 	if !known || t.Sub(latest) <= cfg.UseAfterRetireGrace {
 		return
@@ -358,16 +464,19 @@ func (k *Key) raiseUseAfterRetire(r *Result, t time.Time, cfg Config) {
 
 // Classify returns the kind of the grant a Bedrock CreateGrant makes and why (§8 "Kinds", first rule that matches).
 func Classify(ev Event) (Kind, string) {
-	through := ev.ThroughBedrock()
+	return classify(ev.Caller, ev.ThroughBedrock(), ev.Operations, ev.ConstraintKeys)
+}
+
+func classify(c Caller, through bool, ops, constraintKeys []string) (Kind, string) {
 	switch {
-	case slices.Contains(ev.ConstraintKeys, DataAutomationKey):
+	case slices.Contains(constraintKeys, DataAutomationKey):
 		return DataAutomation, "its constraints name the encryption-context key " + DataAutomationKey
-	case ev.Caller.Type == "AWSService":
-		return Secondary, "created by the Bedrock service itself (userIdentity.type AWSService, invokedBy " + ev.Caller.InvokedBy + ")"
-	case through && slices.Contains(ev.Operations, CreateGrant):
-		return Primary, "created by customer principal " + ev.Caller.Name() + " through Bedrock, with CreateGrant among its operations"
+	case c.Type == "AWSService":
+		return Secondary, "created by the Bedrock service itself (userIdentity.type AWSService, invokedBy " + c.InvokedBy + ")"
+	case through && slices.Contains(ops, CreateGrant):
+		return Primary, "created by customer principal " + c.Name() + " through Bedrock, with CreateGrant among its operations"
 	case through:
-		return KnowledgeBase, "created by customer principal " + ev.Caller.Name() + " through Bedrock, without CreateGrant among its operations"
+		return KnowledgeBase, "created by customer principal " + c.Name() + " through Bedrock, without CreateGrant among its operations"
 	}
 	return OtherBedrock, "names Bedrock as grantee or retiring principal but was not created through Bedrock"
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Alert delivery as data on the alert records (issue 3).
+// Alert delivery as data on the alert records.
 //
 // An alert is notified once, optionally reminded every Remind while unresolved, resolved when its grant ends, and
 // the resolution is notified once if the alert itself was. Each notice is CLAIMED before it is sent: Claim writes
@@ -68,8 +68,9 @@ func resolution(g Grant) string {
 	return s
 }
 
-// Claim marks every notice due at now on the key's records and returns the notices with what changed; merge the
-// Result into the write that stores the key (MergeResult) and send the notices only after that write succeeded.
+// Claim marks every notice due at now on the key's loaded records and returns the notices with what changed; merge
+// the Result into the write that stores the key (MergeResult) and send the notices only after that write succeeded.
+// A grant event claims what its grant owes; the sweep, which loads the whole working set, claims everything due.
 // remind is the reminder interval; 0 sends no reminders. An alert resolved before it was ever notified is not
 // sent at all: there is nothing left to act on, and it stays on record.
 func (k *Key) Claim(now time.Time, remind time.Duration) ([]Notice, Result) {
@@ -97,6 +98,9 @@ func (k *Key) Claim(now time.Time, remind time.Duration) ([]Notice, Result) {
 				}
 			}
 		}
+	}
+	if !k.Loaded.hasUsage() {
+		return out, r
 	}
 	for i := range k.Usage.Alerts {
 		if kind, ok := claim(&k.Usage.Alerts[i], now, remind); ok {
@@ -141,6 +145,9 @@ func (k *Key) Release(n Notice) (Result, bool) {
 	}
 	r := Result{Outcome: Applied}
 	if n.Alert.GrantID == "" {
+		if !k.Loaded.hasUsage() {
+			return r, false
+		}
 		for i := range k.Usage.Alerts {
 			if match(&k.Usage.Alerts[i]) {
 				r.UsageChanged = true
@@ -175,12 +182,29 @@ func claimField(a *Alert, kind NoticeKind) *time.Time {
 	return nil
 }
 
+// ReleaseLoad is what Release needs loaded for n.
+func ReleaseLoad(n Notice) Load {
+	if n.Alert.GrantID == "" {
+		return Load{Scope: ScopeUsage}
+	}
+	return Load{Scope: ScopeGrants, Grants: []string{n.Alert.GrantID}}
+}
+
 // MergeResult adds what b changed to a, for one write that stores both.
 func MergeResult(a, b Result) Result {
 	for _, id := range b.Changed {
 		a.touch(id)
 	}
+	for _, id := range b.Moved {
+		if !slices.Contains(a.Moved, id) {
+			a.Moved = append(a.Moved, id)
+		}
+	}
 	a.UsageChanged = a.UsageChanged || b.UsageChanged
+	a.MetaChanged = a.MetaChanged || b.MetaChanged
+	if !b.Need.Zero() {
+		a.Need = a.Need.Union(b.Need)
+	}
 	a.Alerts = append(a.Alerts, b.Alerts...)
 	a.Resolved = append(a.Resolved, b.Resolved...)
 	return a

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Reconciliation with KMS ListGrants (issue 5). EventBridge drops events now and then, so the events alone can leave
+// Reconciliation with KMS ListGrants. EventBridge drops events now and then, so the events alone can leave
 // a live grant unknown or a retired one active forever. KMS is the truth about what is live now; Reconcile compares
 // it with what the key records. Replay never reconciles, so the replay contract is unaffected.
 
@@ -64,13 +64,17 @@ func ClassifyListed(l ListedGrant) (Kind, string) {
 //   - a reported grant that is active here, created more than ReconcileGrace before at, and absent from the listing
 //     is ended at `at` with EndedBy Reconciled; its alerts resolve.
 //
-// Pass the complete listing only: a partial one would end grants that exist.
+// Pass the complete listing only: a partial one would end grants that exist. It needs ReconcileLoad(listed) loaded.
 func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result, ReconcileReport) {
 	if k.Grants == nil {
 		k.Grants = map[string]Grant{}
 	}
+	if nr, short := k.needs(ReconcileLoad(listed)); short {
+		return nr, ReconcileReport{}
+	}
 	r := Result{Outcome: Applied}
 	var rep ReconcileReport
+	prev := map[string]Grant{} // the grants this reconcile changes, as they were
 	live := make(map[string]bool, len(listed))
 	for _, l := range listed {
 		live[l.ID] = true
@@ -93,9 +97,10 @@ func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result,
 		if !exists {
 			g = Grant{ID: l.ID, KeyARN: k.ARN}
 		}
+		g = g.Clone()
 		id := fmt.Sprintf("%s%s:%d", reconcilePrefix, l.ID, at.UnixNano())
 		if !g.Created() {
-			g.Kind, g.KindReason = ClassifyListed(l)
+			g.Kind, _ = ClassifyListed(l)
 			created := l.CreatedAt.Truncate(time.Second) // CloudTrail's precision, so the real CreateGrant sorts first
 			if created.IsZero() {
 				created = at
@@ -121,6 +126,7 @@ func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result,
 				}
 			}
 		}
+		prev[g.ID] = k.Grants[g.ID]
 		k.Grants[g.ID] = g
 		r.touch(g.ID)
 		rep.Added = append(rep.Added, g.ID)
@@ -133,16 +139,50 @@ func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result,
 		}
 		eid := fmt.Sprintf("%s%s:%d", reconcilePrefix, id, at.UnixNano())
 		g.EndedAt, g.EndedBy, g.EndEventID = at, Reconciled, eid
-		g.History = append(g.History, HistoryEntry{EventID: eid, Name: Reconciled, Time: at, Caller: "grantwatch reconcile (KMS ListGrants)"})
+		g.History = append(slices.Clone(g.History), HistoryEntry{EventID: eid, Name: Reconciled, Time: at, Caller: "grantwatch reconcile (KMS ListGrants)"})
+		prev[id] = k.Grants[id]
 		k.Grants[id] = g
 		r.touch(id)
 		rep.Ended = append(rep.Ended, id)
 	}
 	slices.Sort(rep.Added)
+	// Changed primaries move parent links: from the earliest time any of them affects (relinkFrom).
+	var from time.Time
+	relink := false
+	for id, old := range prev {
+		if f, ok := relinkFrom(old, k.Grants[id]); ok && (!relink || f.Before(from)) {
+			from, relink = f, true
+		}
+	}
+	if s := k.Meta.Archive.SecondaryLatestCreate; relink && !s.IsZero() && !s.Before(from) {
+		if nr, short := k.needs(Load{Scope: ScopeAll}); short {
+			return nr, ReconcileReport{}
+		}
+	}
 	if len(r.Changed) > 0 {
-		k.relink(&r)
-		k.evaluate(&r, r.Changed, at, cfg)
+		refs := k.refs()
+		for _, id := range slices.Sorted(maps.Keys(k.Grants)) {
+			if s := k.Grants[id]; relink && s.isSecondary() && !s.CreatedAt.Before(from) {
+				k.link(&r, id, refs)
+			}
+		}
+		if nr, short := k.evaluate(&r, r.Changed, at, cfg); short {
+			return nr, ReconcileReport{}
+		}
 		k.resolve(&r, r.Changed)
+		k.syncMeta(&r, r.Changed)
 	}
 	return r, rep
+}
+
+// ReconcileLoad is what Reconcile needs loaded: the working set and every Bedrock grant KMS lists, wherever stored.
+func ReconcileLoad(listed []ListedGrant) Load {
+	l := Load{Scope: ScopeWorking}
+	for _, g := range listed {
+		if g.Bedrock() {
+			l.Grants = append(l.Grants, g.ID)
+		}
+	}
+	slices.Sort(l.Grants)
+	return l
 }

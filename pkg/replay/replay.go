@@ -241,7 +241,7 @@ func (r *Replayer) Finish(ctx context.Context, at time.Time) (Report, error) {
 func grantView(g lifecycle.Grant) Grant {
 	return Grant{GrantID: g.ID, KeyARN: g.KeyARN, Kind: string(g.Kind), State: string(g.State()),
 		ParentGrantID: g.ParentID, CreatedAt: rfc3339(g.CreatedAt), EndedAt: rfc3339(g.EndedAt), EndedBy: g.EndedBy,
-		KindReason: g.KindReason}
+		KindReason: g.KindReason()}
 }
 
 func alertView(a lifecycle.Alert) Alert {

@@ -1,10 +1,12 @@
 package store
 
-// Issue 5: backfill runs and checkpoints, and the keys reconcile visits. Items (no new index; TTL cleans them up):
+// Backfill runs and checkpoints, and the keys reconcile visits. Items (no new index; TTL cleans them up):
 //
 //	item        pk                 sk                                  attributes
-//	run         BACKFILL#<runId>   RUN                                 app.BackfillRun (json names) incl. version
-//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>   app.Checkpoint (json names) incl. version
+//	run         BACKFILL#<runId>   RUN                                 runItem incl. version
+//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>   checkpointItem incl. version
+//
+// Their attribute names are those format 1 used, so runs written before format 2 resume as they are.
 //
 // Both are written with a PutItem conditional on the version read (attribute_not_exists(pk) for a new item), so
 // two processes working the same run cannot move a slice backwards: the loser gets app.ErrConflict. A run's items
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
 
 const (
@@ -35,42 +39,113 @@ var (
 	_ app.KeyLister       = (*Table)(nil)
 )
 
+// runItem is a backfill run as stored.
+type runItem struct {
+	PK         string    `dynamodbav:"pk"`
+	SK         string    `dynamodbav:"sk"`
+	Format     int       `dynamodbav:"fv"`
+	ID         string    `dynamodbav:"runId"`
+	Requested  string    `dynamodbav:"requested"`
+	Since      time.Time `dynamodbav:"since"`
+	Until      time.Time `dynamodbav:"until"`
+	EventNames []string  `dynamodbav:"eventNames"`
+	Slices     int       `dynamodbav:"slicesPerName"`
+	CreatedAt  time.Time `dynamodbav:"createdAt"`
+	Version    int64     `dynamodbav:"version"`
+	TTL        int64     `dynamodbav:"ttl"`
+}
+
+type statsItem struct {
+	Events     int `dynamodbav:"events"`
+	Applied    int `dynamodbav:"applied"`
+	Duplicates int `dynamodbav:"duplicates"`
+	Ignored    int `dynamodbav:"ignored"`
+	Rejected   int `dynamodbav:"rejected"`
+}
+
+// checkpointItem is a slice's checkpoint as stored; Spawn nests one.
+type checkpointItem struct {
+	PK        string          `dynamodbav:"pk,omitempty"`
+	SK        string          `dynamodbav:"sk,omitempty"`
+	Format    int             `dynamodbav:"fv,omitempty"`
+	RunID     string          `dynamodbav:"runId"`
+	EventName string          `dynamodbav:"eventName"`
+	Start     time.Time       `dynamodbav:"start"`
+	End       time.Time       `dynamodbav:"end"`
+	Next      string          `dynamodbav:"nextToken,omitempty"`
+	Pages     int             `dynamodbav:"pages"`
+	Covered   *time.Time      `dynamodbav:"covered,omitempty"`
+	Boundary  []string        `dynamodbav:"boundary,omitempty"`
+	Skip      []string        `dynamodbav:"skip,omitempty"`
+	Spawn     *checkpointItem `dynamodbav:"spawn,omitempty"`
+	Done      bool            `dynamodbav:"done"`
+	Stats     statsItem       `dynamodbav:"stats"`
+	UpdatedAt time.Time       `dynamodbav:"updatedAt"`
+	Version   int64           `dynamodbav:"version"`
+	TTL       int64           `dynamodbav:"ttl,omitempty"`
+}
+
+func toCheckpointItem(c app.Checkpoint) *checkpointItem {
+	it := &checkpointItem{RunID: c.RunID, EventName: c.EventName, Start: c.Start, End: c.End, Next: c.Next, Pages: c.Pages,
+		Boundary: c.Boundary, Skip: c.Skip, Done: c.Done, Stats: statsItem(c.Stats), UpdatedAt: c.UpdatedAt, Version: c.Version}
+	if !c.Covered.IsZero() {
+		it.Covered = &c.Covered
+	}
+	if c.Spawn != nil {
+		it.Spawn = toCheckpointItem(*c.Spawn)
+	}
+	return it
+}
+
+func (it checkpointItem) checkpoint() app.Checkpoint {
+	c := app.Checkpoint{RunID: it.RunID, EventName: it.EventName, Start: it.Start, End: it.End, Next: it.Next, Pages: it.Pages,
+		Boundary: it.Boundary, Skip: it.Skip, Done: it.Done, Stats: app.BackfillStats(it.Stats), UpdatedAt: it.UpdatedAt,
+		Version: it.Version}
+	if it.Covered != nil && !it.Covered.IsZero() {
+		c.Covered = *it.Covered
+	}
+	if it.Spawn != nil {
+		s := it.Spawn.checkpoint()
+		c.Spawn = &s
+	}
+	return c
+}
+
 func sliceSK(c app.Checkpoint) string {
 	return slicePrefix + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
 }
 
 // LoadRun returns the stored run, or the zero BackfillRun.
 func (t *Table) LoadRun(ctx context.Context, runID string) (app.BackfillRun, error) {
-	var run app.BackfillRun
-	err := t.queryRun(ctx, runID, "sk = :sk", runSK, func(item map[string]types.AttributeValue) error { return unmarshal(item, &run) })
+	var it runItem
+	err := t.queryRun(ctx, runID, "sk = :sk", runSK, func(item map[string]types.AttributeValue) error { return unmarshalItem(item, &it) })
 	if err != nil {
 		return app.BackfillRun{}, fmt.Errorf("store: load backfill run %s: %w", runID, err)
 	}
-	return run, nil
+	return app.BackfillRun{ID: it.ID, Requested: it.Requested, Since: it.Since, Until: it.Until, EventNames: it.EventNames,
+		Slices: it.Slices, CreatedAt: it.CreatedAt, Version: it.Version}, nil
 }
 
 // SaveRun stores the run's plan, conditional on its version.
 func (t *Table) SaveRun(ctx context.Context, r app.BackfillRun) error {
-	given := r.Version
-	r.Version++
-	item, err := marshal(r)
+	w, err := t.newPut("backfill run "+r.ID, runItem{PK: backfillPrefix + r.ID, SK: runSK, Format: FormatVersion, ID: r.ID,
+		Requested: r.Requested, Since: r.Since, Until: r.Until, EventNames: r.EventNames, Slices: r.Slices,
+		CreatedAt: r.CreatedAt, Version: r.Version, TTL: r.CreatedAt.Add(retention).Unix()}, r.Version)
 	if err != nil {
-		return fmt.Errorf("store: save backfill run %s: %w", r.ID, err)
+		return err
 	}
-	item["pk"], item["sk"] = str(backfillPrefix+r.ID), str(runSK)
-	item[TTLAttribute] = epoch(r.CreatedAt.Add(retention))
-	return t.put(ctx, t.newWrite("backfill run "+r.ID, item, given))
+	return t.put(ctx, w)
 }
 
 // LoadCheckpoints returns every checkpoint of the run.
 func (t *Table) LoadCheckpoints(ctx context.Context, runID string) ([]app.Checkpoint, error) {
 	var out []app.Checkpoint
 	err := t.queryRun(ctx, runID, "begins_with(sk, :sk)", slicePrefix, func(item map[string]types.AttributeValue) error {
-		var c app.Checkpoint
-		if err := unmarshal(item, &c); err != nil {
+		var c checkpointItem
+		if err := unmarshalItem(item, &c); err != nil {
 			return err
 		}
-		out = append(out, c)
+		out = append(out, c.checkpoint())
 		return nil
 	})
 	if err != nil {
@@ -81,15 +156,13 @@ func (t *Table) LoadCheckpoints(ctx context.Context, runID string) ([]app.Checkp
 
 // SaveCheckpoint writes c conditional on the version it was read with (0: the slice has no checkpoint yet).
 func (t *Table) SaveCheckpoint(ctx context.Context, c app.Checkpoint) error {
-	given := c.Version
-	c.Version++
-	item, err := marshal(c)
+	it := toCheckpointItem(c)
+	it.PK, it.SK, it.Format, it.TTL = backfillPrefix+c.RunID, sliceSK(c), FormatVersion, c.UpdatedAt.Add(retention).Unix()
+	w, err := t.newPut("checkpoint "+c.RunID+" "+sliceSK(c), it, c.Version)
 	if err != nil {
-		return fmt.Errorf("store: save checkpoint %s: %w", sliceSK(c), err)
+		return err
 	}
-	item["pk"], item["sk"] = str(backfillPrefix+c.RunID), str(sliceSK(c))
-	item[TTLAttribute] = epoch(c.UpdatedAt.Add(retention))
-	return t.put(ctx, t.newWrite("checkpoint "+c.RunID+" "+sliceSK(c), item, given))
+	return t.put(ctx, w)
 }
 
 func (t *Table) queryRun(ctx context.Context, runID, cond, sk string, each func(map[string]types.AttributeValue) error) error {
@@ -126,7 +199,7 @@ func (t *Table) ReconcileKeys(ctx context.Context) ([]string, error) {
 			IndexName:                 aws.String(KindIndex),
 			KeyConditionExpression:    aws.String("gsi2pk = :k"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(kindPrefix + string(kind))},
-			ProjectionExpression:      aws.String("keyArn"),
+			ProjectionExpression:      aws.String("pk"),
 		})
 		for pages.HasMorePages() {
 			out, err := pages.NextPage(ctx)
@@ -134,7 +207,7 @@ func (t *Table) ReconcileKeys(ctx context.Context) ([]string, error) {
 				return nil, fmt.Errorf("store: keys to reconcile: %w", err)
 			}
 			for _, item := range out.Items {
-				if arn := stringAttr(item, "keyArn"); arn != "" {
+				if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok {
 					keys = append(keys, arn)
 				}
 			}
@@ -220,11 +293,10 @@ func (m *Memory) ReconcileKeys(context.Context) ([]string, error) {
 	defer m.mu.Unlock()
 	var out []string
 	for arn, mk := range m.keys {
-		for _, g := range mk.grants {
-			if g.Reported() && g.Kind != "" {
-				out = append(out, arn)
-				break
-			}
+		found := false
+		mk.each(func(g lifecycle.Grant) { found = found || (g.Reported() && g.Kind != "") })
+		if found {
+			out = append(out, arn)
 		}
 	}
 	slices.Sort(out)

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
@@ -35,8 +38,7 @@ var bedrockService = lifecycle.Caller{Type: "AWSService", InvokedBy: "bedrock.am
 // activeGrant is a primary grant that has not ended.
 func activeGrant(keyARN, id string) lifecycle.Grant {
 	return lifecycle.Grant{
-		ID: id, KeyARN: keyARN, Kind: lifecycle.Primary, KindReason: "created through Bedrock with CreateGrant",
-		CreatedAt: t0, CreateEventID: "ev-create-" + id,
+		ID: id, KeyARN: keyARN, Kind: lifecycle.Primary, CreatedAt: t0, CreateEventID: "ev-create-" + id,
 		CreatedBy: lifecycle.Caller{Type: "AssumedRole", ARN: "arn:aws:sts::111122223333:assumed-role/ml/alice",
 			AccountID: "111122223333", InvokedBy: "bedrock.amazonaws.com"},
 		Grantee: "bedrock.amazonaws.com", RetiringPrincipal: "bedrock.amazonaws.com",
@@ -50,7 +52,7 @@ func activeGrant(keyARN, id string) lifecycle.Grant {
 // endedGrant is a secondary with every field set: end, parent, constraints and an alert.
 func endedGrant(keyARN, id string) lifecycle.Grant {
 	g := activeGrant(keyARN, id)
-	g.Kind, g.KindReason, g.CreatedBy = lifecycle.Secondary, "created by the Bedrock service itself", bedrockService
+	g.Kind, g.CreatedBy = lifecycle.Secondary, bedrockService
 	g.Operations = []string{"Decrypt", "GenerateDataKey"}
 	g.ConstraintKeys = []string{"aws:bedrock:job-arn"}
 	g.ParentID = "parent-of-" + id
@@ -96,13 +98,31 @@ func saveAll(ctx context.Context, s app.Store, k lifecycle.Key, withUsage bool) 
 	return s.SaveKey(ctx, k, lifecycle.Result{Outcome: lifecycle.Applied, Changed: ids, UsageChanged: withUsage})
 }
 
+var all = lifecycle.Load{Scope: lifecycle.ScopeAll}
+
+// mustLoad loads everything stored for arn.
 func mustLoad(t *testing.T, s app.Store, arn string) lifecycle.Key {
+	return mustLoadWith(t, s, arn, all)
+}
+
+func mustLoadWith(t *testing.T, s app.Store, arn string, l lifecycle.Load) lifecycle.Key {
 	t.Helper()
-	k, err := s.LoadKey(t.Context(), arn)
+	k, err := s.LoadKey(t.Context(), arn, l)
 	if err != nil {
-		t.Fatalf("LoadKey(%s) error = %v", arn, err)
+		t.Fatalf("LoadKey(%s, %+v) error = %v", arn, l, err)
 	}
 	return k
+}
+
+func withUsage(k lifecycle.Key) lifecycle.Key {
+	k.Usage = fullUsage(k.ARN)
+	return k
+}
+
+// archived returns g as it is once moved to the archive.
+func archived(g lifecycle.Grant) lifecycle.Grant {
+	g.Archived = true
+	return g
 }
 
 // bumped returns k as a store should hold it after saving it: every version one higher.
@@ -140,7 +160,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 			{name: "one active grant", key: keyWith(keyA, activeGrant(keyA, "g-active"))},
 			{name: "one ended grant", key: keyWith(keyA, endedGrant(keyA, "g-ended"))},
 			{name: "one pending tombstone", key: keyWith(keyA, pendingGrant(keyA, "g-pending"))},
-			{name: "usage only", key: lifecycle.Key{ARN: keyA, Grants: map[string]lifecycle.Grant{}, Usage: fullUsage(keyA)}, withUsage: true},
+			{name: "usage only", key: withUsage(lifecycle.NewKey(keyA)), withUsage: true},
 			{name: "grants and usage", key: func() lifecycle.Key {
 				k := keyWith(keyA, activeGrant(keyA, "g-active"), endedGrant(keyA, "g-ended"), pendingGrant(keyA, "g-pending"))
 				k.Usage = fullUsage(keyA)
@@ -305,12 +325,12 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 		}{
 			{key: keyWith(keyB, activeGrant(keyB, "b1"))},
 			{key: keyWith(keyA, activeGrant(keyA, "a1"), activeGrant(keyA, "a2"), endedGrant(keyA, "a3"))},
-			{key: keyWith(keyC, endedGrant(keyC, "c1"))},
-			{key: keyWith(keyD, pendingGrant(keyD, "d1"))},
-			{key: lifecycle.Key{ARN: keyE, Grants: map[string]lifecycle.Grant{}, Usage: fullUsage(keyE)}, withUsage: true},
-			// Bedrock service use the sweep has not checked keeps a key whose grants all ended (use-after-retire).
+			{key: keyWith(keyC, endedGrant(keyC, "c1"))},             // ended, still in the working set
+			{key: keyWith(keyD, archived(pendingGrant(keyD, "d1")))}, // in the archive only
+			{key: withUsage(lifecycle.NewKey(keyE)), withUsage: true},
+			// Bedrock service use the sweep has not checked keeps a key whose grants all left (use-after-retire).
 			{key: func() lifecycle.Key {
-				k := keyWith(keyF, endedGrant(keyF, "f1"))
+				k := keyWith(keyF, archived(endedGrant(keyF, "f1")))
 				k.Usage = fullUsage(keyF)
 				k.Usage.UncheckedUses = []time.Time{t0.Add(4 * time.Hour)}
 				return k
@@ -321,31 +341,145 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 				t.Fatalf("SaveKey(%s) error = %v", st.key.ARN, err)
 			}
 		}
-		assertActive(t, s, []string{keyA, keyB, keyF})
+		assertActive(t, s, []string{keyA, keyB, keyC, keyF})
 
 		f := mustLoad(t, s, keyF)
 		f.Usage.UncheckedUses = nil
 		if err := s.SaveKey(ctx, f, lifecycle.Result{UsageChanged: true}); err != nil {
 			t.Fatalf("SaveKey(usage checked) error = %v", err)
 		}
-		assertActive(t, s, []string{keyA, keyB})
+		assertActive(t, s, []string{keyA, keyB, keyC})
 
-		// Ending one of keyA's grants keeps keyA; ending all of keyB's drops keyB.
-		a := mustLoad(t, s, keyA)
-		if err := s.SaveKey(ctx, a, end(&a, "a1")); err != nil {
-			t.Fatalf("SaveKey(end a1) error = %v", err)
-		}
-		assertActive(t, s, []string{keyA, keyB})
+		// A key stays while any grant is in its working set, ended or not; it leaves when the last one is archived.
 		b := mustLoad(t, s, keyB)
 		if err := s.SaveKey(ctx, b, end(&b, "b1")); err != nil {
 			t.Fatalf("SaveKey(end b1) error = %v", err)
 		}
-		assertActive(t, s, []string{keyA})
-		a = mustLoad(t, s, keyA)
-		if err := s.SaveKey(ctx, a, end(&a, "a2")); err != nil {
-			t.Fatalf("SaveKey(end a2) error = %v", err)
+		assertActive(t, s, []string{keyA, keyB, keyC})
+		b = mustLoad(t, s, keyB)
+		if err := s.SaveKey(ctx, b, move(&b, "b1")); err != nil {
+			t.Fatalf("SaveKey(archive b1) error = %v", err)
 		}
-		assertActive(t, s, nil)
+		c := mustLoad(t, s, keyC)
+		if err := s.SaveKey(ctx, c, move(&c, "c1")); err != nil {
+			t.Fatalf("SaveKey(archive c1) error = %v", err)
+		}
+		assertActive(t, s, []string{keyA})
+	})
+
+	t.Run("loads read what they name", func(t *testing.T) {
+		ctx := t.Context()
+		s := newStore(t)
+		k := keyWith(keyA, activeGrant(keyA, "w1"), endedGrant(keyA, "w2"), archived(endedGrant(keyA, "a1")), archived(pendingGrant(keyA, "a2")))
+		k.Usage = fullUsage(keyA)
+		k.Meta = lifecycle.Meta{Primaries: []lifecycle.PrimaryRef{{ID: "w1", CreatedAt: t0, Operations: []string{"CreateGrant", "Decrypt"}}},
+			Archive: lifecycle.ArchiveSummary{Reported: true, LatestEnd: t0.Add(2 * time.Hour), SecondaryLatestCreate: t0}}
+		ids := slices.Sorted(maps.Keys(k.Grants))
+		if err := s.SaveKey(ctx, k, lifecycle.Result{Changed: ids, UsageChanged: true, MetaChanged: true}); err != nil {
+			t.Fatalf("SaveKey() error = %v", err)
+		}
+		stored := bumped(k, true)
+		stored.Meta.Version++
+		tests := []struct {
+			name   string
+			load   lifecycle.Load
+			grants []string
+			usage  bool
+			meta   bool
+		}{
+			{name: "usage", load: lifecycle.Load{Scope: lifecycle.ScopeUsage}, usage: true},
+			{name: "meta and named grants from both places", load: lifecycle.Load{Scope: lifecycle.ScopeGrants, Grants: []string{"w2", "a1", "nope"}},
+				grants: []string{"a1", "w2"}, meta: true},
+			{name: "meta alone", load: lifecycle.Load{Scope: lifecycle.ScopeGrants}, meta: true},
+			{name: "working set", load: lifecycle.Load{Scope: lifecycle.ScopeWorking}, grants: []string{"w1", "w2"}, usage: true, meta: true},
+			{name: "working set and an archived grant", load: lifecycle.Load{Scope: lifecycle.ScopeWorking, Grants: []string{"a2", "w1"}},
+				grants: []string{"a2", "w1", "w2"}, usage: true, meta: true},
+			{name: "everything", load: all, grants: []string{"a1", "a2", "w1", "w2"}, usage: true, meta: true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got := mustLoadWith(t, s, keyA, tt.load)
+				want := lifecycle.NewKey(keyA)
+				want.Loaded = tt.load
+				for _, id := range tt.grants {
+					want.Grants[id] = stored.Grants[id]
+				}
+				if tt.usage {
+					want.Usage = stored.Usage
+				}
+				if tt.meta {
+					want.Meta = stored.Meta
+				}
+				if diff := gocmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("LoadKey(%+v) (-want +got):\n%s", tt.load, diff)
+				}
+			})
+		}
+	})
+
+	t.Run("moves between working set and archive", func(t *testing.T) {
+		ctx := t.Context()
+		s := newStore(t)
+		if err := saveAll(ctx, s, keyWith(keyA, endedGrant(keyA, "g1"), endedGrant(keyA, "g2")), false); err != nil {
+			t.Fatalf("setup SaveKey() error = %v", err)
+		}
+		k := mustLoad(t, s, keyA)
+		staleUpdate, staleMove := mustLoad(t, s, keyA), mustLoad(t, s, keyA)
+		if err := s.SaveKey(ctx, k, together(move(&k, "g1"), rename(&k, "g2"))); err != nil {
+			t.Fatalf("SaveKey(archive g1) error = %v", err)
+		}
+		got := mustLoad(t, s, keyA)
+		if g := got.Grants["g1"]; !g.Archived || g.Version != 1 || g.Name != k.Grants["g1"].Name {
+			t.Errorf("after the move g1 = archived %t version %d; want archived, version 1 (a new item)", g.Archived, g.Version)
+		}
+		if w := mustLoadWith(t, s, keyA, lifecycle.Load{Scope: lifecycle.ScopeWorking}); len(w.Grants) != 1 {
+			t.Errorf("working set after the move holds %v; want only g2", slices.Sorted(maps.Keys(w.Grants)))
+		}
+		// A writer that read g1 before it moved can neither update it nor move it again.
+		if err := s.SaveKey(ctx, staleUpdate, rename(&staleUpdate, "g1")); !errors.Is(err, app.ErrConflict) {
+			t.Errorf("update of g1 read before its move: SaveKey() error = %v; want %v", err, app.ErrConflict)
+		}
+		if err := s.SaveKey(ctx, staleMove, move(&staleMove, "g1")); !errors.Is(err, app.ErrConflict) {
+			t.Errorf("second move of g1 read before its move: SaveKey() error = %v; want %v", err, app.ErrConflict)
+		}
+		if diff := gocmp.Diff(got, mustLoad(t, s, keyA)); diff != "" {
+			t.Errorf("failed saves changed the store (-before +after):\n%s", diff)
+		}
+		// And back: a grant that must return to the working set (a reconcile reopened it).
+		back := mustLoad(t, s, keyA)
+		if err := s.SaveKey(ctx, back, move(&back, "g1")); err != nil {
+			t.Fatalf("SaveKey(unarchive g1) error = %v", err)
+		}
+		if g := mustLoad(t, s, keyA).Grants["g1"]; g.Archived {
+			t.Errorf("g1 still archived after moving it back")
+		}
+		if w := mustLoadWith(t, s, keyA, lifecycle.Load{Scope: lifecycle.ScopeWorking}); len(w.Grants) != 2 {
+			t.Errorf("working set after moving back holds %v; want g1 and g2", slices.Sorted(maps.Keys(w.Grants)))
+		}
+	})
+
+	t.Run("meta is conditional", func(t *testing.T) {
+		ctx := t.Context()
+		s := newStore(t)
+		k := lifecycle.NewKey(keyA)
+		k.Meta.Archive.Reported = true
+		if err := s.SaveKey(ctx, k, lifecycle.Result{MetaChanged: true}); err != nil {
+			t.Fatalf("SaveKey(new meta) error = %v", err)
+		}
+		if err := s.SaveKey(ctx, k, lifecycle.Result{MetaChanged: true}); !errors.Is(err, app.ErrConflict) {
+			t.Errorf("second SaveKey of meta at version 0: error = %v; want %v", err, app.ErrConflict)
+		}
+		if m := mustLoad(t, s, keyA).Meta; m.Version != 1 || !m.Archive.Reported {
+			t.Errorf("meta = %+v; want version 1 with the archive summary", m)
+		}
+	})
+
+	t.Run("an incomplete change is refused", func(t *testing.T) {
+		k := keyWith(keyA, activeGrant(keyA, "g1"))
+		r := lifecycle.Result{Changed: []string{"g1"}, Need: lifecycle.Load{Scope: lifecycle.ScopeWorking}}
+		if err := newStore(t).SaveKey(t.Context(), k, r); err == nil {
+			t.Error("SaveKey() of a Result with Need set succeeded; want an error")
+		}
 	})
 
 	t.Run("record rejection", func(t *testing.T) {
@@ -415,7 +549,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 			wg.Go(func() {
 				// The read-modify-write loop of app.Service, bounded so a bug cannot hang the test.
 				for range 10 * writers {
-					k, err := s.LoadKey(ctx, keyA)
+					k, err := s.LoadKey(ctx, keyA, lifecycle.Load{Scope: lifecycle.ScopeUsage})
 					if err != nil {
 						errs[i] = err
 						return
@@ -476,6 +610,14 @@ func end(k *lifecycle.Key, id string) lifecycle.Result {
 	return lifecycle.Result{Changed: []string{id}}
 }
 
+// move flips where grant id is stored, as lifecycle.Key.Settle does.
+func move(k *lifecycle.Key, id string) lifecycle.Result {
+	g := k.Grants[id]
+	g.Archived = !g.Archived
+	k.Grants[id] = g
+	return lifecycle.Result{Changed: []string{id}, Moved: []string{id}}
+}
+
 func useKey(k *lifecycle.Key) lifecycle.Result {
 	k.Usage.Calls[lifecycle.Decrypt]++
 	k.Usage.RecentEventIDs = append(k.Usage.RecentEventIDs, fmt.Sprintf("ev-use-%d", k.Usage.Calls[lifecycle.Decrypt]))
@@ -485,8 +627,7 @@ func useKey(k *lifecycle.Key) lifecycle.Result {
 func together(rs ...lifecycle.Result) lifecycle.Result {
 	var out lifecycle.Result
 	for _, r := range rs {
-		out.Changed = append(out.Changed, r.Changed...)
-		out.UsageChanged = out.UsageChanged || r.UsageChanged
+		out = lifecycle.MergeResult(out, r)
 	}
 	return out
 }

@@ -1,7 +1,7 @@
 package store
 
-// Memory's read side (issue 4): app.QueryStore with the same order, index membership and positions as Reader on
-// DynamoDB, so the CLI works without a table and the contract test can compare the two.
+// Memory's read side: app.QueryStore with the same order, index membership and positions as Reader on DynamoDB, so
+// the CLI works without a table and the contract test can compare the two.
 
 import (
 	"cmp"
@@ -69,7 +69,7 @@ func (m *Memory) indexed(q app.GrantQuery) []indexed {
 	defer m.mu.Unlock()
 	var out []indexed
 	add := func(g lifecycle.Grant) {
-		keys := map[string]string{"pk": keyPrefix + g.KeyARN, "sk": grantPrefix + g.ID}
+		keys := map[string]string{"pk": keyPrefix + g.KeyARN, "sk": grantSK(g)}
 		if q.KeyARN != "" {
 			out = append(out, indexed{g: g, keys: keys, sort: keys["sk"]})
 			return
@@ -86,18 +86,17 @@ func (m *Memory) indexed(q app.GrantQuery) []indexed {
 	}
 	if q.KeyARN != "" {
 		if mk := m.keys[q.KeyARN]; mk != nil {
-			for _, g := range mk.grants {
-				add(g)
-			}
+			mk.each(add)
 		}
 	} else {
 		for _, mk := range m.keys {
-			for _, g := range mk.grants {
-				add(g)
-			}
+			mk.each(add)
 		}
 	}
-	slices.SortFunc(out, func(a, b indexed) int { return cmp.Compare(a.sort, b.sort) })
+	// Equal index sort keys are ordered by the table's key, as DynamoDB pages them.
+	slices.SortFunc(out, func(a, b indexed) int {
+		return cmp.Or(cmp.Compare(a.sort, b.sort), cmp.Compare(a.keys["pk"], b.keys["pk"]), cmp.Compare(a.keys["sk"], b.keys["sk"]))
+	})
 	return out
 }
 
@@ -107,7 +106,8 @@ func (m *Memory) GrantKeys(_ context.Context, grantID string) ([]string, error) 
 	defer m.mu.Unlock()
 	var keys []string
 	for arn, mk := range m.keys {
-		if _, ok := mk.grants[grantID]; ok {
+		_, working := mk.working[grantID]
+		if _, archived := mk.archive[grantID]; working || archived {
 			keys = append(keys, arn)
 		}
 	}
@@ -120,7 +120,10 @@ func (m *Memory) Grant(_ context.Context, keyARN, grantID string) (lifecycle.Gra
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if mk := m.keys[keyARN]; mk != nil {
-		return mk.grants[grantID].Clone(), nil
+		if g, ok := mk.working[grantID]; ok {
+			return g.Clone(), nil
+		}
+		return mk.archive[grantID].Clone(), nil
 	}
 	return lifecycle.Grant{}, nil
 }
@@ -131,11 +134,11 @@ func (m *Memory) Children(_ context.Context, keyARN, grantID string) ([]lifecycl
 	defer m.mu.Unlock()
 	var out []lifecycle.Grant
 	if mk := m.keys[keyARN]; mk != nil {
-		for _, g := range mk.grants {
+		mk.each(func(g lifecycle.Grant) {
 			if g.ParentID == grantID && g.Reported() {
 				out = append(out, g.Clone())
 			}
-		}
+		})
 	}
 	slices.SortFunc(out, func(a, b lifecycle.Grant) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil

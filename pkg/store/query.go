@@ -1,11 +1,13 @@
 package store
 
-// The read side of the table (issue 4): app.QueryStore over DynamoDB, by key conditions only. Reader has no Scan
-// and no write: its API interface does not even offer them.
+// The read side of the table: app.QueryStore over DynamoDB, by key conditions only. Reader has no Scan and no
+// write: its API interface does not even offer them. It reads format 1 items as well as format 2 (items.go), so
+// queries work on a table that has not been migrated yet.
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,11 +23,12 @@ import (
 
 // Index names template.yaml shares.
 const (
-	KindIndex = "GrantsByKind" // gsi2pk = KIND#<kind>, gsi2sk = <createdAt fixed width>#<keyArn>#<grantId>
+	KindIndex = "GrantsByKind" // gsi2pk = KIND#<kind>, gsi2sk = <createdAt fixed width>#<grantId[:8]> (format 1: #<keyArn>#<grantId>)
 	IDIndex   = "GrantsById"   // grantId, KEYS_ONLY
 )
 
-// KindIndexAttributes are the non-key attributes GrantsByKind projects: what a GrantSummary needs.
+// KindIndexAttributes are the non-key attributes GrantsByKind projects: what a GrantSummary needs. keyArn is
+// format 1's; format 2 takes the key from pk.
 var KindIndexAttributes = []string{"grantId", "keyArn", "kind", "createdAt", "createEventId", "createdBy",
 	"parentGrantId", "endedAt", "endedBy"}
 
@@ -65,9 +68,13 @@ func kindIndexKeys(g lifecycle.Grant) map[string]string {
 	}
 	return map[string]string{
 		"gsi2pk": kindPrefix + string(g.Kind),
-		"gsi2sk": sortTime(g.CreatedAt) + "#" + g.KeyARN + "#" + g.ID,
+		"gsi2sk": sortTime(g.CreatedAt) + "#" + shortID(g.ID),
 	}
 }
+
+// shortID is the part of a grant id GrantsByKind sorts by after the creation time: enough to order grants created
+// in the same nanosecond the same way every time, short enough to keep the item small.
+func shortID(id string) string { return id[:min(len(id), 8)] }
 
 // sortTime formats t for a sort key; a grant never created sorts as the zero time, first.
 func sortTime(t time.Time) string { return t.UTC().Format(sortTimeLayout) }
@@ -90,8 +97,12 @@ func (r *Reader) QueryGrants(ctx context.Context, q app.GrantQuery) (app.GrantPa
 			return app.GrantPage{}, fmt.Errorf("store: query grants: %w", err)
 		}
 		for _, item := range out.Items {
-			var g lifecycle.Grant
-			if err := unmarshal(item, &g); err != nil {
+			decode := decodeGrant
+			if q.Kind != "" {
+				decode = decodeIndexed
+			}
+			g, err := decode(item)
+			if err != nil {
 				return app.GrantPage{}, fmt.Errorf("store: query grants: decode %s: %w", stringAttr(item, "sk"), err)
 			}
 			if g.Reported() && (q.Match == nil || q.Match(g)) {
@@ -121,8 +132,10 @@ func (r *Reader) grantQueryInput(q app.GrantQuery) (*dynamodb.QueryInput, error)
 	in := &dynamodb.QueryInput{TableName: aws.String(r.name)}
 	switch {
 	case q.KeyARN != "" && q.Kind == "":
-		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :g)")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(keyPrefix + q.KeyARN), ":g": str(grantPrefix)}
+		// The archive and the working set: ARCHIVE#... and GRANT#..., and nothing else, sort in [ARCHIVE#, GRANT$).
+		in.KeyConditionExpression = aws.String("pk = :pk AND sk BETWEEN :a AND :g")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(keyPrefix + q.KeyARN),
+			":a": str(archivePrefix), ":g": str(strings.TrimSuffix(grantPrefix, "#") + "$")}
 	case q.Kind != "" && q.KeyARN == "":
 		in.IndexName = aws.String(KindIndex)
 		in.KeyConditionExpression = aws.String("gsi2pk = :k")
@@ -179,7 +192,7 @@ func checkPosition(q app.GrantQuery, pos string) (map[string]string, error) {
 			return bad("position attribute " + k + " has a bad length")
 		}
 	}
-	grantID, ok := strings.CutPrefix(m["sk"], grantPrefix)
+	grantID, _, ok := grantIDOf(m["sk"])
 	if !ok || grantID == "" {
 		return bad("position is not a grant")
 	}
@@ -192,12 +205,15 @@ func checkPosition(q app.GrantQuery, pos string) (map[string]string, error) {
 	if len(m) != 4 || m["gsi2pk"] != kindPrefix+string(q.Kind) {
 		return bad("position belongs to another kind")
 	}
-	rest, ok := strings.CutSuffix(m["gsi2sk"], "#"+grantID)
+	rest, ok := strings.CutSuffix(m["gsi2sk"], "#"+shortID(grantID))
+	if !ok {
+		rest, ok = strings.CutSuffix(m["gsi2sk"], "#"+grantID) // format 1
+	}
 	if !ok {
 		return bad("position is inconsistent")
 	}
-	ts, keyARN, ok := strings.Cut(rest, "#")
-	if _, err := time.Parse(sortTimeLayout, ts); !ok || err != nil || m["pk"] != keyPrefix+keyARN {
+	ts, keyARN, v1 := strings.Cut(rest, "#") // format 1 repeats the key
+	if _, err := time.Parse(sortTimeLayout, ts); err != nil || !strings.HasPrefix(m["pk"], keyPrefix) || (v1 && m["pk"] != keyPrefix+keyARN) {
 		return bad("position is inconsistent")
 	}
 	if !q.CreatedAtMost.IsZero() && m["gsi2sk"] >= bound(q.CreatedAtMost) {
@@ -222,7 +238,8 @@ func (r *Reader) GrantKeys(ctx context.Context, grantID string) ([]string, error
 		}
 		for _, item := range out.Items {
 			// Only grant items: another item type that happens to carry a grantId attribute is not the grant.
-			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && stringAttr(item, "sk") == grantPrefix+grantID {
+			id, _, isGrant := grantIDOf(stringAttr(item, "sk"))
+			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && isGrant && id == grantID {
 				keys = append(keys, arn)
 			}
 		}
@@ -231,33 +248,84 @@ func (r *Reader) GrantKeys(ctx context.Context, grantID string) ([]string, error
 	return slices.Compact(keys), nil
 }
 
-// Grant reads one grant item; the zero Grant when there is none.
+// Grant reads one grant item, from the working set or else the archive; the zero Grant when there is none.
 func (r *Reader) Grant(ctx context.Context, keyARN, grantID string) (lifecycle.Grant, error) {
-	var g lifecycle.Grant
-	if err := r.get(ctx, keyARN, grantPrefix+grantID, &g); err != nil {
-		return lifecycle.Grant{}, fmt.Errorf("store: get grant %s: %w", grantID, err)
+	for _, sk := range []string{grantPrefix + grantID, archivePrefix + grantID} {
+		item, err := r.get(ctx, keyARN, sk)
+		if err != nil {
+			return lifecycle.Grant{}, fmt.Errorf("store: get grant %s: %w", grantID, err)
+		}
+		if item != nil {
+			g, err := decodeGrant(item)
+			if err != nil {
+				return lifecycle.Grant{}, fmt.Errorf("store: get grant %s: %w", grantID, err)
+			}
+			return g, nil
+		}
 	}
-	return g, nil
+	return lifecycle.Grant{}, nil
 }
 
 // Usage reads the key's usage item; the zero Usage when there is none.
 func (r *Reader) Usage(ctx context.Context, keyARN string) (lifecycle.Usage, error) {
-	var u lifecycle.Usage
-	if err := r.get(ctx, keyARN, usageSK, &u); err != nil {
+	item, err := r.get(ctx, keyARN, usageSK)
+	if err != nil || item == nil {
+		return lifecycle.Usage{}, err
+	}
+	u, err := decodeUsage(item)
+	if err != nil {
 		return lifecycle.Usage{}, fmt.Errorf("store: get usage of key %s: %w", keyARN, err)
 	}
 	return u, nil
 }
 
-func (r *Reader) get(ctx context.Context, keyARN, sk string, v any) error {
+func (r *Reader) get(ctx context.Context, keyARN, sk string) (map[string]types.AttributeValue, error) {
 	out, err := r.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(r.name),
 		Key:       map[string]types.AttributeValue{"pk": str(keyPrefix + keyARN), "sk": str(sk)},
 	})
 	if err != nil || len(out.Item) == 0 {
-		return err
+		return nil, err
 	}
-	return unmarshal(out.Item, v)
+	return out.Item, nil
+}
+
+// indexedItem is what GrantsByKind projects of a grant item, in both formats (their names are the same there).
+type indexedItem struct {
+	PK            string      `dynamodbav:"pk"`
+	SK            string      `dynamodbav:"sk"`
+	GrantID       string      `dynamodbav:"grantId"`
+	Kind          string      `dynamodbav:"kind"`
+	CreatedAt     string      `dynamodbav:"createdAt"`
+	CreateEventID string      `dynamodbav:"createEventId"`
+	CreatedBy     *callerItem `dynamodbav:"createdBy"`
+	ParentID      string      `dynamodbav:"parentGrantId"`
+	EndedAt       string      `dynamodbav:"endedAt"`
+	EndedBy       string      `dynamodbav:"endedBy"`
+}
+
+// decodeIndexed decodes a GrantsByKind item: a grant with what a summary needs.
+func decodeIndexed(item map[string]types.AttributeValue) (lifecycle.Grant, error) {
+	var it indexedItem
+	if err := unmarshalItem(item, &it); err != nil {
+		return lifecycle.Grant{}, err
+	}
+	keyARN, ok := strings.CutPrefix(it.PK, keyPrefix)
+	id, archived, isGrant := grantIDOf(it.SK)
+	if !ok || !isGrant {
+		return lifecycle.Grant{}, fmt.Errorf("index item %s/%s is not a grant", it.PK, it.SK)
+	}
+	created, err1 := parseTimeAttr(it.CreatedAt)
+	ended, err2 := parseTimeAttr(it.EndedAt)
+	if err := errors.Join(err1, err2); err != nil {
+		return lifecycle.Grant{}, fmt.Errorf("index item %s: %w", it.SK, err)
+	}
+	g := lifecycle.Grant{ID: id, KeyARN: keyARN, Kind: lifecycle.Kind(it.Kind), CreatedAt: created, CreateEventID: it.CreateEventID,
+		ParentID: it.ParentID, EndedAt: ended, EndedBy: it.EndedBy, Archived: archived}
+	if it.CreatedBy != nil {
+		g.CreatedBy = lifecycle.Caller{Type: it.CreatedBy.Type, ARN: it.CreatedBy.ARN, AccountID: it.CreatedBy.Account, InvokedBy: it.CreatedBy.InvokedBy}
+	}
+	return g, nil
 }
 
 // Children reads the key's grants and keeps those whose parent is grantID.

@@ -1,38 +1,39 @@
 // Package store holds the app.Store adapters: Table (DynamoDB) and Memory (in memory: the CLI default and the
 // reference for the contract test).
 //
-// Table keeps everything in one DynamoDB table (single-table design). Items:
+// Table keeps everything in one DynamoDB table (single-table design). Items (format 2, items.go):
 //
-//	item       pk                      sk                            attributes
-//	grant      KEY#<keyArn>            GRANT#<grantId>               lifecycle.Grant (json names) incl. version;
-//	                                                                 gsi1pk=ACTIVE, gsi1sk=<keyArn>#<grantId> while
-//	                                                                 not ended; ttl=endedAt+90d if Pending
-//	usage      KEY#<keyArn>            USAGE                         lifecycle.Usage (json names) incl. version;
-//	                                                                 gsi1pk=ACTIVE, gsi1sk=<keyArn>#USAGE while
-//	                                                                 Unchecked
-//	rejection  REJECTED#<yyyy-mm-dd>   <at RFC3339Nano>#<source>     app.Rejection (json names); ttl=at+90d
+//	item         pk                      sk                         notes
+//	grant        KEY#<keyArn>            GRANT#<grantId>            in the key's working set; ActiveGrants index entry
+//	archived     KEY#<keyArn>            ARCHIVE#<grantId>          left the working set (lifecycle/workingset.go)
+//	meta         KEY#<keyArn>            META                       the working set's primaries, the archive summary
+//	usage        KEY#<keyArn>            USAGE                      Bedrock key use; ActiveGrants entry while unchecked
+//	rejection    REJECTED#<yyyy-mm-dd>   <at RFC3339Nano>#<source>  ttl = at + 90 d
+//	format       GRANTWATCH              FORMAT                     the table's format version (Open checks it)
 //
-// Grant items also carry gsi2pk=KIND#<kind>, gsi2sk=<createdAt fixed width>#<keyArn>#<grantId> unless Pending (index
-// GrantsByKind), and every grant item is in GrantsById by its grantId: the read side, query.go.
+// Reported grants, in either place, carry gsi2pk/gsi2sk (GrantsByKind) and every grant its grantId (GrantsById): the
+// read side, query.go. Backfill runs and the Bedrock job registry have partitions of their own (checkpoint.go,
+// jobs.go).
 //
 // Access patterns, and why:
-//   - LoadKey: one strongly consistent Query on pk. A key's grants and usage form one item collection, so the
-//     aggregate the rules work on is one round trip.
+//   - LoadKey reads what the operation needs (lifecycle.Load), strongly consistent, never more: the usage item
+//     alone for a key-use call (GetItem); the meta item and the named grants, from either place, for a grant event
+//     (one BatchGetItem); the working set, the sk range [GRANT#, USAGE], for a primary change, the sweep and
+//     reconcile (one Query); the whole partition only for an event that reaches into the archive. So the cost of an
+//     event depends on what is live, never on how many grants have ended on the key.
 //   - SaveKey: one conditional PutItem when one item changed, which is what almost every event does, or one
-//     TransactWriteItems when several did (a late primary relinks secondaries; a sweep raises several alerts).
-//     One write per event keeps the cost at 1 WRU per KB; a transaction costs 2 per KB and item. Every item
-//     carries a version and every write is conditional on the version that was read (optimistic concurrency): the
-//     loser of a race gets app.ErrConflict and the use case retries from a fresh read.
-//   - ActiveKeys: Query of the sparse GSI ActiveGrants (gsi1pk = ACTIVE, KEYS_ONLY). Only grants that have not
-//     ended, and usage whose Bedrock service calls the sweep has not checked yet (Usage.Unchecked: use-after-retire
-//     happens on keys whose grants have all ended), carry its key attributes, so the sweep's cost grows with what
-//     is active, not with history. Never a Scan. All entries share one index partition: fine while items enter and
-//     leave it far below 1,000/s (KMS allows 50 CreateGrant/s per account).
-//   - RecordRejection: PutItem.
+//     TransactWriteItems when several did (a primary relinking secondaries, a sweep archiving grants: a move is a
+//     Delete at the old place and a Put at the new one). Every item carries a version and every write is conditional
+//     on the version read (optimistic concurrency): the loser of a race gets app.ErrConflict and the use case retries
+//     from a fresh read.
+//   - ActiveKeys: Query of the sparse GSI ActiveGrants (gsi1pk = ACTIVE, KEYS_ONLY): grants in a working set and
+//     usage with Bedrock service calls the sweep has not checked, so the sweep visits what is live or about to be
+//     archived, never history. All entries share one index partition: fine while items enter and leave it far below
+//     1,000/s (KMS allows 50 CreateGrant/s per account).
 //
 // TTL only removes what nobody needs any more: pending tombstones after CloudTrail's 90-day lookup window (a
 // backfilled CreateGrant within it still finds the tombstone) and old rejections. DynamoDB deletes expired items
-// days late and reads still return them until then; LoadKey keeps them, which is what the rules want anyway.
+// days late and reads still return them until then, which is what the rules want anyway.
 package store
 
 import (
@@ -45,7 +46,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -55,26 +55,24 @@ import (
 
 // Names the table's schema and template.yaml share; keep them stable.
 const (
-	ActiveIndex  = "ActiveGrants" // the sparse GSI of grants that have not ended (and of unchecked usage)
+	ActiveIndex  = "ActiveGrants" // the sparse GSI of working-set grants and unchecked usage
 	TTLAttribute = "ttl"          // epoch seconds; DynamoDB TTL is enabled on it
 )
 
 const (
-	keyPrefix      = "KEY#"
-	grantPrefix    = "GRANT#"
-	usageSK        = "USAGE"
-	rejectedPrefix = "REJECTED#"
-	activeValue    = "ACTIVE"
-
 	// retention matches CloudTrail's LookupEvents window, so backfill never outlives a tombstone.
 	retention = 90 * 24 * time.Hour
-	// maxTransactItems is DynamoDB's limit of actions per TransactWriteItems.
+	// maxTransactItems is DynamoDB's limit of actions per TransactWriteItems; maxBatchGet its limit of keys per
+	// BatchGetItem.
 	maxTransactItems = 100
+	maxBatchGet      = 100
 )
 
 // API is the part of *dynamodb.Client that Table uses.
 type API interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	dynamodb.QueryAPIClient
 }
@@ -89,13 +87,15 @@ type Table struct {
 	api      API
 	name     string
 	consumed func(op string, units float64)
+	format   *formatCheck // nil: the caller vouches for the format (New)
 }
 
-// New returns a Table on the DynamoDB table named table.
+// New returns a Table on the DynamoDB table named table, without checking its format (Open and Checked do).
 func New(api API, table string) *Table { return &Table{api: api, name: table} }
 
 // WithConsumedCapacity returns a copy of t that asks DynamoDB for the consumed capacity (TOTAL) of every call and
-// reports it to fn with the operation name (PutItem, TransactWriteItems, Query). For benchmarks and metrics.
+// reports it to fn with the operation name (PutItem, TransactWriteItems, Query, GetItem, BatchGetItem). For
+// benchmarks and metrics.
 func (t *Table) WithConsumedCapacity(fn func(op string, units float64)) *Table {
 	c := *t
 	c.consumed = fn
@@ -120,147 +120,272 @@ func (t *Table) report(op string, cc ...types.ConsumedCapacity) {
 	t.consumed(op, units)
 }
 
-// LoadKey reads a key's grants and usage with one Query; lifecycle.NewKey(keyARN) when nothing is stored.
-func (t *Table) LoadKey(ctx context.Context, keyARN string) (lifecycle.Key, error) {
+func (t *Table) itemKey(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}
+}
+
+// LoadKey reads what l asks for of a key (see the package comment); a key nothing is stored for comes back empty
+// with Loaded = l.
+func (t *Table) LoadKey(ctx context.Context, keyARN string, l lifecycle.Load) (lifecycle.Key, error) {
+	if err := t.checkFormat(ctx); err != nil {
+		return lifecycle.Key{}, err
+	}
 	k := lifecycle.NewKey(keyARN)
-	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+	k.Loaded = l
+	var err error
+	switch l.Scope {
+	case lifecycle.ScopeUsage:
+		err = t.loadUsage(ctx, &k)
+	case lifecycle.ScopeGrants:
+		err = t.loadGrants(ctx, &k, l.Grants, true)
+	case lifecycle.ScopeWorking:
+		if err = t.loadRange(ctx, &k, grantPrefix, usageSK); err == nil {
+			var missing []string
+			for _, id := range l.Grants {
+				if _, ok := k.Grants[id]; !ok {
+					missing = append(missing, id)
+				}
+			}
+			err = t.loadGrants(ctx, &k, missing, false)
+		}
+	case lifecycle.ScopeAll:
+		err = t.loadRange(ctx, &k, "", "")
+	default:
+		err = fmt.Errorf("unknown scope %d", l.Scope)
+	}
+	if err != nil {
+		return lifecycle.Key{}, fmt.Errorf("store: load key %s: %w", keyARN, err)
+	}
+	return k, nil
+}
+
+func (t *Table) loadUsage(ctx context.Context, k *lifecycle.Key) error {
+	out, err := t.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:              aws.String(t.name),
+		Key:                    t.itemKey(keyPrefix+k.ARN, usageSK),
+		ConsistentRead:         aws.Bool(true), // a write we just lost a race to must be visible to the retry
+		ReturnConsumedCapacity: t.returnConsumed(),
+	})
+	if err != nil {
+		return err
+	}
+	if out.ConsumedCapacity != nil {
+		t.report("GetItem", *out.ConsumedCapacity)
+	}
+	if len(out.Item) == 0 {
+		return nil
+	}
+	return addItem(k, out.Item)
+}
+
+// loadGrants reads the named grants from both places and, when withMeta, the meta item, with consistent
+// BatchGetItem calls (unprocessed keys are asked for again).
+func (t *Table) loadGrants(ctx context.Context, k *lifecycle.Key, ids []string, withMeta bool) error {
+	var keys []map[string]types.AttributeValue
+	pk := keyPrefix + k.ARN
+	if withMeta {
+		keys = append(keys, t.itemKey(pk, metaSK))
+	}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
+		keys = append(keys, t.itemKey(pk, grantPrefix+id), t.itemKey(pk, archivePrefix+id))
+	}
+	for chunk := range slices.Chunk(keys, maxBatchGet) {
+		pending := map[string]types.KeysAndAttributes{t.name: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 0 {
+				if err := pause(ctx, attempt); err != nil {
+					return err
+				}
+			}
+			out, err := t.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending, ReturnConsumedCapacity: t.returnConsumed()})
+			if err != nil {
+				return err
+			}
+			t.report("BatchGetItem", out.ConsumedCapacity...)
+			for _, item := range out.Responses[t.name] {
+				if err := addItem(k, item); err != nil {
+					return err
+				}
+			}
+			pending = out.UnprocessedKeys
+		}
+	}
+	return nil
+}
+
+// pause waits before asking again for unprocessed keys: DynamoDB returns them when it throttles.
+func pause(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(min(attempt, 6)) * 50 * time.Millisecond):
+		return nil
+	}
+}
+
+// loadRange reads the key's items with from <= sk <= to (both empty: the whole partition) with a consistent Query.
+func (t *Table) loadRange(ctx context.Context, k *lifecycle.Key, from, to string) error {
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(t.name),
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(keyPrefix + keyARN)},
-		ConsistentRead:            aws.Bool(true), // a write we just lost a race to must be visible to the retry
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(keyPrefix + k.ARN)},
+		ConsistentRead:            aws.Bool(true),
 		ReturnConsumedCapacity:    t.returnConsumed(),
-	})
+	}
+	if from != "" {
+		in.KeyConditionExpression = aws.String("pk = :pk AND sk BETWEEN :from AND :to")
+		in.ExpressionAttributeValues[":from"], in.ExpressionAttributeValues[":to"] = str(from), str(to)
+	}
+	pages := dynamodb.NewQueryPaginator(t.api, in)
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return lifecycle.Key{}, fmt.Errorf("store: load key %s: %w", keyARN, err)
+			return err
 		}
 		if out.ConsumedCapacity != nil {
 			t.report("Query", *out.ConsumedCapacity)
 		}
 		for _, item := range out.Items {
-			if err := addItem(&k, item); err != nil {
-				return lifecycle.Key{}, fmt.Errorf("store: load key %s: %w", keyARN, err)
+			if err := addItem(k, item); err != nil {
+				return err
 			}
 		}
 	}
-	return k, nil
+	return nil
 }
 
+// addItem puts one item of a key's partition into k. A grant stored in both places (which no write makes) is taken
+// from the working set.
 func addItem(k *lifecycle.Key, item map[string]types.AttributeValue) error {
 	sk := stringAttr(item, "sk")
-	if sk == usageSK {
-		if err := unmarshal(item, &k.Usage); err != nil {
-			return fmt.Errorf("decode item %s: %w", sk, err)
+	switch sk {
+	case usageSK:
+		u, err := decodeUsage(item)
+		if err != nil {
+			return err
 		}
+		k.Usage = u
+		return nil
+	case metaSK:
+		m, err := decodeMeta(item)
+		if err != nil {
+			return err
+		}
+		k.Meta = m
 		return nil
 	}
-	id, ok := strings.CutPrefix(sk, grantPrefix)
+	id, archived, ok := grantIDOf(sk)
 	if !ok {
 		return fmt.Errorf("unknown item with sk %q", sk)
 	}
-	var g lifecycle.Grant
-	if err := unmarshal(item, &g); err != nil {
-		return fmt.Errorf("decode item %s: %w", sk, err)
+	g, err := decodeGrant(item)
+	if err != nil {
+		return err
+	}
+	if prev, seen := k.Grants[id]; seen && !prev.Archived && archived {
+		return nil
 	}
 	k.Grants[id] = g
 	return nil
 }
 
-// write is one conditional Put and the name errors give it.
+// write is one conditional action and the name errors give it.
 type write struct {
-	name string // "grant <id>" or "usage of key <arn>"
-	put  types.Put
+	name   string // "grant <id>", "usage of key <arn>", ...
+	put    *types.Put
+	delete *types.Delete
 }
 
-// SaveKey writes the grants in r.Changed and, if r.UsageChanged, the usage, each conditional on the version k
-// holds: one PutItem for one item, else one TransactWriteItems (all or nothing). Above 100 items (DynamoDB's limit
-// per transaction) the writes are split into several transactions, and then atomicity holds per transaction only:
-// when a later one fails, the earlier ones stay written, so alerts recorded in them are not raised again when the
-// caller retries.
+// SaveKey writes what r changed, each item conditional on the version k holds: the grants in r.Changed (at the place
+// g.Archived says; for those in r.Moved, deleted at the other place in the same transaction), the usage if
+// r.UsageChanged, the meta record if r.MetaChanged. One PutItem for one item, else TransactWriteItems (all or
+// nothing). Above 100 actions (DynamoDB's limit per transaction) the writes are split into several transactions,
+// never splitting a move, and then atomicity holds per transaction only: when a later one fails, the earlier ones
+// stay written, and the caller's retry starts from what they wrote.
 func (t *Table) SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Result) error {
+	if !r.Need.Zero() {
+		return fmt.Errorf("store: save key %s: the change is incomplete (it needs more loaded)", k.ARN)
+	}
+	if err := t.checkFormat(ctx); err != nil {
+		return err
+	}
 	grants, err := changedGrants(k, r)
 	if err != nil {
 		return err
 	}
-	writes := make([]write, 0, len(grants)+1)
+	var groups [][]write // each group goes into one transaction
 	for _, g := range grants {
-		w, err := t.grantWrite(k.ARN, g)
+		ws, err := t.grantWrites(k.ARN, g, slices.Contains(r.Moved, g.ID))
 		if err != nil {
 			return err
 		}
-		writes = append(writes, w)
+		groups = append(groups, ws)
 	}
 	if r.UsageChanged {
-		w, err := t.usageWrite(k.ARN, k.Usage)
+		w, err := t.newPut("usage of key "+k.ARN, toUsageItem(k.ARN, k.Usage), k.Usage.Version)
 		if err != nil {
 			return err
 		}
-		writes = append(writes, w)
+		groups = append(groups, []write{w})
 	}
-	switch len(writes) {
-	case 0:
-		return nil
-	case 1:
-		return t.put(ctx, writes[0])
-	}
-	for chunk := range slices.Chunk(writes, maxTransactItems) {
-		if err := t.transact(ctx, k.ARN, chunk); err != nil {
+	if r.MetaChanged {
+		w, err := t.newPut("meta of key "+k.ARN, toMetaItem(k.ARN, k.Meta), k.Meta.Version)
+		if err != nil {
 			return err
 		}
+		groups = append(groups, []write{w})
 	}
-	return nil
+	switch n := len(groups); {
+	case n == 0:
+		return nil
+	case n == 1 && len(groups[0]) == 1:
+		return t.put(ctx, groups[0][0])
+	}
+	var tx []write
+	for _, g := range groups {
+		if len(tx)+len(g) > maxTransactItems {
+			if err := t.transact(ctx, k.ARN, tx); err != nil {
+				return err
+			}
+			tx = nil
+		}
+		tx = append(tx, g...)
+	}
+	return t.transact(ctx, k.ARN, tx)
 }
 
-func (t *Table) grantWrite(keyARN string, g lifecycle.Grant) (write, error) {
+// grantWrites returns the conditional writes that store g: a Put at its place and, when it moved, a Delete of the
+// version it was read with at the other place.
+func (t *Table) grantWrites(keyARN string, g lifecycle.Grant, moved bool) ([]write, error) {
 	name := "grant " + g.ID
-	given := g.Version
-	g.Version++
-	item, err := marshal(g)
+	if !moved {
+		w, err := t.newPut(name, toGrantItem(keyARN, g), g.Version)
+		return []write{w}, err
+	}
+	// The item at the new place starts a new life: it must not exist yet.
+	w, err := t.newPut(name, toGrantItem(keyARN, g), 0)
+	if err != nil || g.Version == 0 {
+		return []write{w}, err // never stored before: nothing to delete
+	}
+	from := grantPrefix + g.ID
+	if !g.Archived {
+		from = archivePrefix + g.ID
+	}
+	del := write{name: name, delete: &types.Delete{TableName: aws.String(t.name), Key: t.itemKey(keyPrefix+keyARN, from),
+		ConditionExpression:       aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(g.Version)}}}
+	return []write{del, w}, nil
+}
+
+// newPut puts item (a store item struct whose Version is the version read) with version+1, on the condition that
+// the stored version is the one read; 0 means the item must not exist yet.
+func (t *Table) newPut(name string, item any, given int64) (write, error) {
+	av, err := marshalItem(item)
 	if err != nil {
 		return write{}, fmt.Errorf("store: save %s: %w", name, err)
 	}
-	item["pk"] = str(keyPrefix + keyARN)
-	item["sk"] = str(grantPrefix + g.ID)
-	if !g.Ended() {
-		item["gsi1pk"] = str(activeValue)
-		item["gsi1sk"] = str(keyARN + "#" + g.ID)
-	}
-	// Issue 4 (query.go): the GrantsByKind index keys, in the same write. GrantsById uses grantId as it is.
-	for name, v := range kindIndexKeys(g) {
-		item[name] = str(v)
-	}
-	if g.Pending && g.Ended() {
-		item[TTLAttribute] = epoch(g.EndedAt.Add(retention))
-	}
-	return t.newWrite(name, item, given), nil
-}
-
-func (t *Table) usageWrite(keyARN string, u lifecycle.Usage) (write, error) {
-	name := "usage of key " + keyARN
-	given := u.Version
-	u.Version++
-	item, err := marshal(u)
-	if err != nil {
-		return write{}, fmt.Errorf("store: save %s: %w", name, err)
-	}
-	item["pk"] = str(keyPrefix + keyARN)
-	item["sk"] = str(usageSK)
-	if u.Unchecked() {
-		item["gsi1pk"] = str(activeValue)
-		item["gsi1sk"] = str(keyARN + "#" + usageSK)
-	}
-	return t.newWrite(name, item, given), nil
-}
-
-// newWrite puts item on the condition that the stored version is given; 0 means the item must not exist yet.
-func (t *Table) newWrite(name string, item map[string]types.AttributeValue, given int64) write {
-	p := types.Put{TableName: aws.String(t.name), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
-	if given != 0 {
-		p.ConditionExpression = aws.String("version = :v")
-		p.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(given)}
-	}
-	return write{name: name, put: p}
+	av["version"] = num(given + 1)
+	return t.newWrite(name, av, given), nil
 }
 
 func (t *Table) put(ctx context.Context, w write) error {
@@ -286,8 +411,8 @@ func (t *Table) put(ctx context.Context, w write) error {
 
 func (t *Table) transact(ctx context.Context, keyARN string, ws []write) error {
 	items := make([]types.TransactWriteItem, len(ws))
-	for i := range ws {
-		items[i] = types.TransactWriteItem{Put: &ws[i].put}
+	for i, w := range ws {
+		items[i] = types.TransactWriteItem{Put: w.put, Delete: w.delete}
 	}
 	// The SDK fills ClientRequestToken, so its own retries of this call are idempotent.
 	out, err := t.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
@@ -311,10 +436,13 @@ func (t *Table) transact(ctx context.Context, keyARN string, ws []write) error {
 	return nil
 }
 
-// ActiveKeys queries the ActiveGrants index and returns, sorted, the distinct keys that have a grant that has not
-// ended or unchecked Bedrock service use. The index is eventually consistent: a grant that just started or ended
-// may show up one sweep late.
+// ActiveKeys queries the ActiveGrants index and returns, sorted, the distinct keys that have a grant in their
+// working set or unchecked Bedrock service use. The index is eventually consistent: a grant that just started may
+// show up one sweep late.
 func (t *Table) ActiveKeys(ctx context.Context) ([]string, error) {
+	if err := t.checkFormat(ctx); err != nil {
+		return nil, err
+	}
 	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
 		TableName:                 aws.String(t.name),
 		IndexName:                 aws.String(ActiveIndex),
@@ -346,14 +474,10 @@ func (t *Table) ActiveKeys(ctx context.Context) ([]string, error) {
 
 // RecordRejection puts r under its day, so a person can list a day's rejections with one Query.
 func (t *Table) RecordRejection(ctx context.Context, r app.Rejection) error {
-	item, err := marshal(r)
+	item, err := marshalItem(toRejectionItem(r))
 	if err != nil {
 		return fmt.Errorf("store: record rejection %s: %w", r.Source, err)
 	}
-	at := r.At.UTC()
-	item["pk"] = str(rejectedPrefix + at.Format(time.DateOnly))
-	item["sk"] = str(at.Format(time.RFC3339Nano) + "#" + r.Source)
-	item[TTLAttribute] = epoch(at.Add(retention))
 	out, err := t.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:              aws.String(t.name),
 		Item:                   item,
@@ -366,85 +490,6 @@ func (t *Table) RecordRejection(ctx context.Context, r app.Rejection) error {
 		t.report("PutItem", *out.ConsumedCapacity)
 	}
 	return nil
-}
-
-// TableSchema returns the table Table expects: on-demand, pk/sk strings, the sparse KEYS_ONLY index
-// ActiveGrants on gsi1pk/gsi1sk, and the read-side indexes GrantsByKind and GrantsById (query.go). template.yaml
-// must declare the same.
-func TableSchema(name string) *dynamodb.CreateTableInput {
-	attr := func(n string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
-	}
-	key := func(n string, t types.KeyType) types.KeySchemaElement {
-		return types.KeySchemaElement{AttributeName: aws.String(n), KeyType: t}
-	}
-	return &dynamodb.CreateTableInput{
-		TableName:   aws.String(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk"),
-			attr("gsi2pk"), attr("gsi2sk"), attr("grantId")},
-		KeySchema: []types.KeySchemaElement{key("pk", types.KeyTypeHash), key("sk", types.KeyTypeRange)},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  aws.String(ActiveIndex),
-			KeySchema:  []types.KeySchemaElement{key("gsi1pk", types.KeyTypeHash), key("gsi1sk", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}, {
-			// Issue 4: inventory by kind and creation time (query.go).
-			IndexName:  aws.String(KindIndex),
-			KeySchema:  []types.KeySchemaElement{key("gsi2pk", types.KeyTypeHash), key("gsi2sk", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: KindIndexAttributes},
-		}, {
-			// Issue 4: a grant by id alone (query.go).
-			IndexName:  aws.String(IDIndex),
-			KeySchema:  []types.KeySchemaElement{key("grantId", types.KeyTypeHash)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}},
-	}
-}
-
-// AdminAPI is the part of *dynamodb.Client that CreateTable uses.
-type AdminAPI interface {
-	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
-	dynamodb.DescribeTableAPIClient
-}
-
-var _ AdminAPI = (*dynamodb.Client)(nil)
-
-// CreateTable creates the table of TableSchema, waits (at most 2 minutes) until it is active and enables TTL on
-// ttl. A table that already exists is not an error: CreateTable waits for it and leaves its settings to whoever
-// created it (usually CloudFormation, from template.yaml). For the CLI, demos and integration tests.
-func CreateTable(ctx context.Context, api AdminAPI, name string) error {
-	_, err := api.CreateTable(ctx, TableSchema(name))
-	var inUse *types.ResourceInUseException
-	exists := errors.As(err, &inUse)
-	if err != nil && !exists {
-		return fmt.Errorf("store: create table %s: %w", name, err)
-	}
-	waiter := dynamodb.NewTableExistsWaiter(api, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = time.Second })
-	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 2*time.Minute); err != nil {
-		return fmt.Errorf("store: wait for table %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	_, err = api.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(name),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(TTLAttribute), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		return fmt.Errorf("store: enable TTL on table %s: %w", name, err)
-	}
-	return nil
-}
-
-// marshal and unmarshal use the json tags, so the domain types need no DynamoDB tags of their own.
-func marshal(v any) (map[string]types.AttributeValue, error) {
-	return attributevalue.MarshalMapWithOptions(v, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
-}
-
-func unmarshal(item map[string]types.AttributeValue, v any) error {
-	return attributevalue.UnmarshalMapWithOptions(item, v, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" })
 }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
@@ -460,4 +505,15 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 		return s.Value
 	}
 	return ""
+}
+
+// newWrite puts an item already marshalled with its new version, on the condition that the stored version is
+// given; 0 means the item must not exist yet.
+func (t *Table) newWrite(name string, item map[string]types.AttributeValue, given int64) write {
+	p := &types.Put{TableName: aws.String(t.name), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}
+	if given != 0 {
+		p.ConditionExpression = aws.String("version = :v")
+		p.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(given)}
+	}
+	return write{name: name, put: p}
 }

@@ -43,10 +43,31 @@ func (f queryFunc) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ..
 	return f(ctx, in, optFns...)
 }
 
+type getFunc func(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+
+func (f getFunc) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return f(ctx, in, optFns...)
+}
+
+type batchGetFunc func(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+
+func (f batchGetFunc) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return f(ctx, in, optFns...)
+}
+
+type scanFunc func(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+
+func (f scanFunc) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	return f(ctx, in, optFns...)
+}
+
 type fakeAPI struct {
 	putFunc
+	getFunc
+	batchGetFunc
 	transactFunc
 	queryFunc
+	scanFunc
 }
 
 var _ store.API = fakeAPI{}
@@ -103,11 +124,24 @@ func TestSaveKeyWriteCalls(t *testing.T) {
 		{name: "grant and usage", grants: 1, result: lifecycle.Result{Changed: ids(1), UsageChanged: true}, wantItems: []int{2}},
 		{name: "100 items", grants: 99, result: lifecycle.Result{Changed: ids(99), UsageChanged: true}, wantItems: []int{100}},
 		{name: "150 grants", grants: 150, result: lifecycle.Result{Changed: ids(150)}, wantItems: []int{100, 50}},
+		{name: "meta only", grants: 1, result: lifecycle.Result{MetaChanged: true}, wantPuts: 1},
+		{name: "a move is a delete and a put", grants: 1, result: lifecycle.Result{Changed: ids(1), Moved: ids(1)}, wantItems: []int{2}},
+		{name: "moves and meta", grants: 2, result: lifecycle.Result{Changed: ids(2), Moved: ids(2), MetaChanged: true}, wantItems: []int{5}},
+		// 50 moves are 100 actions: the meta record goes into a second transaction, no move is split.
+		{name: "a move is never split", grants: 51, result: lifecycle.Result{Changed: ids(51), Moved: ids(51)}, wantItems: []int{100, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var w writes
-			err := store.New(w.api(nil, nil), "t").SaveKey(t.Context(), grants(keyA, tt.grants), tt.result)
+			k := grants(keyA, tt.grants)
+			for id, g := range k.Grants {
+				g.Version = 2 // stored: a move deletes the old item
+				if slices.Contains(tt.result.Moved, id) {
+					g.Archived = true
+				}
+				k.Grants[id] = g
+			}
+			err := store.New(w.api(nil, nil), "t").SaveKey(t.Context(), k, tt.result)
 			if err != nil {
 				t.Fatalf("SaveKey() error = %v", err)
 			}
@@ -129,20 +163,24 @@ func TestSaveKeyItem(t *testing.T) {
 	tests := []struct {
 		name          string
 		grant         lifecycle.Grant
+		wantSK        string
 		wantCondition string
 		wantGiven     string // :v, when the condition has one
 		wantVersion   string
-		wantActive    bool
+		wantActive    bool // in the ActiveGrants index: in the working set
+		wantKind      bool // in GrantsByKind: reported
 		wantTTL       string
 	}{
-		{name: "new active grant", grant: activeGrant(keyA, "g1"), wantCondition: "attribute_not_exists(pk)",
-			wantVersion: "1", wantActive: true},
-		{name: "active grant update", grant: versioned(activeGrant(keyA, "g1"), 3), wantCondition: "version = :v",
-			wantGiven: "3", wantVersion: "4", wantActive: true},
-		{name: "ended grant", grant: versioned(endedGrant(keyA, "g1"), 1), wantCondition: "version = :v",
-			wantGiven: "1", wantVersion: "2"},
-		{name: "pending tombstone expires 90 days after its end", grant: pending, wantCondition: "attribute_not_exists(pk)",
-			wantVersion: "1", wantTTL: strconv.FormatInt(pending.EndedAt.AddDate(0, 0, 90).Unix(), 10)},
+		{name: "new active grant", grant: activeGrant(keyA, "g1"), wantSK: "GRANT#g1", wantCondition: "attribute_not_exists(pk)",
+			wantVersion: "1", wantActive: true, wantKind: true},
+		{name: "active grant update", grant: versioned(activeGrant(keyA, "g1"), 3), wantSK: "GRANT#g1", wantCondition: "version = :v",
+			wantGiven: "3", wantVersion: "4", wantActive: true, wantKind: true},
+		{name: "ended grant stays in the working set", grant: versioned(endedGrant(keyA, "g1"), 1), wantSK: "GRANT#g1",
+			wantCondition: "version = :v", wantGiven: "1", wantVersion: "2", wantActive: true, wantKind: true},
+		{name: "archived grant", grant: versioned(archived(endedGrant(keyA, "g1")), 1), wantSK: "ARCHIVE#g1",
+			wantCondition: "version = :v", wantGiven: "1", wantVersion: "2", wantKind: true},
+		{name: "pending tombstone expires 90 days after its end", grant: pending, wantSK: "GRANT#g1", wantCondition: "attribute_not_exists(pk)",
+			wantVersion: "1", wantActive: true, wantTTL: strconv.FormatInt(pending.EndedAt.AddDate(0, 0, 90).Unix(), 10)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,12 +199,14 @@ func TestSaveKeyItem(t *testing.T) {
 				{"condition", aws.ToString(in.ConditionExpression), tt.wantCondition},
 				{":v", attrValue(in.ExpressionAttributeValues[":v"]), tt.wantGiven},
 				{"pk", attrValue(item["pk"]), "KEY#" + keyA},
-				{"sk", attrValue(item["sk"]), "GRANT#g1"},
+				{"sk", attrValue(item["sk"]), tt.wantSK},
+				{"fv", attrValue(item["fv"]), strconv.Itoa(store.FormatVersion)},
 				{"grantId", attrValue(item["grantId"]), "g1"},
 				{"version", attrValue(item["version"]), tt.wantVersion},
 				{"ttl", attrValue(item["ttl"]), tt.wantTTL},
 				{"gsi1pk", attrValue(item["gsi1pk"]), map[bool]string{true: "ACTIVE"}[tt.wantActive]},
-				{"gsi1sk", attrValue(item["gsi1sk"]), map[bool]string{true: keyA + "#g1"}[tt.wantActive]},
+				{"gsi1sk", attrValue(item["gsi1sk"]), map[bool]string{true: "W"}[tt.wantActive]},
+				{"gsi2pk", attrValue(item["gsi2pk"]), map[bool]string{true: "KIND#" + string(tt.grant.Kind)}[tt.wantKind]},
 			}
 			for _, c := range checks {
 				if c.got != c.want {
@@ -185,7 +225,7 @@ func TestSaveKeyUsageItem(t *testing.T) {
 		wantGSI1SK string
 	}{
 		{name: "checked usage is not indexed"},
-		{name: "unchecked usage is indexed", unchecked: true, wantGSI1PK: "ACTIVE", wantGSI1SK: keyA + "#USAGE"},
+		{name: "unchecked usage is indexed", unchecked: true, wantGSI1PK: "ACTIVE", wantGSI1SK: "USAGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,12 +359,15 @@ func TestLoadKeyPages(t *testing.T) {
 		[]map[string]types.AttributeValue{item("pk", "KEY#"+keyA, "sk", "GRANT#g2", "grantId", "g2", "keyArn", keyA),
 			item("pk", "KEY#"+keyA, "sk", "USAGE", "lastUsedBy", "AWSService/bedrock.amazonaws.com")},
 	)}
-	got, err := store.New(api, "t").LoadKey(t.Context(), keyA)
+	working := lifecycle.Load{Scope: lifecycle.ScopeWorking}
+	got, err := store.New(api, "t").LoadKey(t.Context(), keyA, working)
 	if err != nil {
 		t.Fatalf("LoadKey() error = %v", err)
 	}
+	// These items have no fv: format 1, still decoded.
 	want := keyWith(keyA, lifecycle.Grant{ID: "g1", KeyARN: keyA}, lifecycle.Grant{ID: "g2", KeyARN: keyA})
 	want.Usage.LastUsedBy = "AWSService/bedrock.amazonaws.com"
+	want.Loaded = working
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadKey() = %+v; want %+v", got, want)
 	}
@@ -332,12 +375,186 @@ func TestLoadKeyPages(t *testing.T) {
 		t.Errorf("LoadKey() made %d Query calls (first: ConsistentRead %v, index %v); want 2 strongly consistent table queries",
 			len(inputs), inputs[0].ConsistentRead, aws.ToString(inputs[0].IndexName))
 	}
+	// The working set is a range of the partition: the archive (ARCHIVE#...) is never read.
+	if c, vals := aws.ToString(inputs[0].KeyConditionExpression), inputs[0].ExpressionAttributeValues; c != "pk = :pk AND sk BETWEEN :from AND :to" ||
+		attrValue(vals[":from"]) != "GRANT#" || attrValue(vals[":to"]) != "USAGE" {
+		t.Errorf("LoadKey(working set) key condition %q with %v; want the sk range [GRANT#, USAGE]", c, vals)
+	}
+}
+
+// TestLoadKeyNarrowLoads: a key-use call reads one item, a grant event one BatchGetItem of the meta record and both
+// places of its grant, strongly consistent, asking again for what DynamoDB left unprocessed.
+func TestLoadKeyNarrowLoads(t *testing.T) {
+	var gets []*dynamodb.GetItemInput
+	var batches []*dynamodb.BatchGetItemInput
+	archivedItem := item("pk", "KEY#"+keyA, "sk", "ARCHIVE#g1", "grantId", "g1")
+	archivedItem["fv"] = &types.AttributeValueMemberN{Value: "2"}
+	api := fakeAPI{
+		getFunc: func(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+			gets = append(gets, in)
+			return &dynamodb.GetItemOutput{}, nil
+		},
+		batchGetFunc: func(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+			batches = append(batches, in)
+			if len(batches) == 1 { // DynamoDB throttled part of the first call
+				req := in.RequestItems["t"]
+				return &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{"t": nil},
+					UnprocessedKeys: map[string]types.KeysAndAttributes{"t": {Keys: req.Keys[1:], ConsistentRead: req.ConsistentRead}}}, nil
+			}
+			return &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{"t": {archivedItem}}}, nil
+		},
+	}
+	tbl := store.New(api, "t")
+	if _, err := tbl.LoadKey(t.Context(), keyA, lifecycle.Load{Scope: lifecycle.ScopeUsage}); err != nil {
+		t.Fatalf("LoadKey(usage) error = %v", err)
+	}
+	if len(gets) != 1 || attrValue(gets[0].Key["sk"]) != "USAGE" || !aws.ToBool(gets[0].ConsistentRead) || len(batches) != 0 {
+		t.Errorf("LoadKey(usage): %d GetItem, %d BatchGetItem; want one consistent GetItem of USAGE", len(gets), len(batches))
+	}
+	k, err := tbl.LoadKey(t.Context(), keyA, lifecycle.Load{Scope: lifecycle.ScopeGrants, Grants: []string{"g1"}})
+	if err != nil {
+		t.Fatalf("LoadKey(grant) error = %v", err)
+	}
+	if len(batches) != 2 {
+		t.Fatalf("LoadKey(grant) made %d BatchGetItem calls; want 2 (one retry of unprocessed keys)", len(batches))
+	}
+	var sks []string
+	for _, key := range batches[0].RequestItems["t"].Keys {
+		sks = append(sks, attrValue(key["sk"]))
+	}
+	if want := []string{"META", "GRANT#g1", "ARCHIVE#g1"}; !slices.Equal(sks, want) || !aws.ToBool(batches[0].RequestItems["t"].ConsistentRead) {
+		t.Errorf("BatchGetItem keys %v (consistent %v); want %v, consistent", sks, batches[0].RequestItems["t"].ConsistentRead, want)
+	}
+	if g, ok := k.Grants["g1"]; !ok || !g.Archived {
+		t.Errorf("LoadKey(grant) = %+v; want g1, from the archive", k.Grants)
+	}
+}
+
+// TestGrantItemsUnderOneKB: a typical grant, with its history, costs one write unit (items are billed per KB).
+func TestGrantItemsUnderOneKB(t *testing.T) {
+	key := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	id := func(n int) string { return fmt.Sprintf("%064x", n) }
+	primary := activeGrant(key, id(1))
+	primary.Name = ""
+	// CloudTrail event and request ids are UUIDs.
+	primary.History[0].EventID, primary.History[0].RequestID = "0f6b1e43-7a27-4a5d-9b8e-5f9c1b8d2e01", "6a4f1e7b-2c3d-4e5f-8a9b-0c1d2e3f4a5b"
+	primary.CreateEventID = primary.History[0].EventID
+	secondary := endedGrant(key, id(2))
+	secondary.Name, secondary.ConstraintKeys, secondary.Alerts = "", nil, nil
+	secondary.ParentID = id(1)
+	for i := range secondary.History {
+		secondary.History[i].EventID, secondary.History[i].RequestID = fmt.Sprintf("0f6b1e43-7a27-4a5d-9b8e-5f9c1b8d2e%02d", i), "6a4f1e7b-2c3d-4e5f-8a9b-0c1d2e3f4a5b"
+	}
+	secondary.CreateEventID, secondary.EndEventID = secondary.History[0].EventID, secondary.History[1].EventID
+	secondary.History[0].Caller = secondary.CreatedBy.Name()
+	for _, g := range []lifecycle.Grant{primary, secondary} {
+		var w writes
+		if err := store.New(w.api(nil, nil), "t").SaveKey(t.Context(), keyWith(key, g), lifecycle.Result{Changed: []string{g.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if n := itemSize(w.puts[0].Item); n >= 1024 {
+			var parts []string
+			for name, v := range w.puts[0].Item {
+				parts = append(parts, fmt.Sprintf("%s=%d", name, len(name)+valueSize(v)))
+			}
+			slices.Sort(parts)
+			t.Errorf("%s grant item is %d bytes (%v); want under 1 KB", g.Kind, n, parts)
+		}
+	}
+}
+
+// itemSize is an item's size as DynamoDB bills it: attribute names and values; numbers about one byte per two
+// significant digits plus one; lists and maps 3 bytes plus 1 per element.
+func itemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return (len(strings.TrimLeft(v.Value, "-0"))+1)/2 + 1
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range v.Value {
+			n += len(s)
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += 1 + valueSize(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		return 3 + itemSize(v.Value) + len(v.Value) // 1 byte per element
+	}
+	return 0
+}
+
+// TestOpenChecksTheFormat: Open refuses a table of another format with a message that says what to run, and
+// stamps an empty one.
+func TestOpenChecksTheFormat(t *testing.T) {
+	stamp := func(fv string) map[string]types.AttributeValue {
+		m := item("pk", "GRANTWATCH", "sk", "FORMAT")
+		m["fv"] = &types.AttributeValueMemberN{Value: fv}
+		return m
+	}
+	tests := []struct {
+		name      string
+		stamp     map[string]types.AttributeValue
+		items     int
+		wantErr   string
+		wantStamp bool
+	}{
+		{name: "stamped with this format", stamp: stamp(strconv.Itoa(store.FormatVersion))},
+		{name: "empty and unstamped: a new table", wantStamp: true},
+		{name: "unstamped with data: format 1", items: 1, wantErr: "run `grantwatch table migrate --table grants`"},
+		{name: "a newer format", stamp: stamp("9"), wantErr: "upgrade grantwatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w writes
+			api := w.api(nil, nil)
+			api.getFunc = func(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+				return &dynamodb.GetItemOutput{Item: tt.stamp}, nil
+			}
+			api.scanFunc = func(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+				if aws.ToInt32(in.Limit) != 1 {
+					t.Errorf("Scan limit %d; want 1: one item tells", aws.ToInt32(in.Limit))
+				}
+				out := &dynamodb.ScanOutput{}
+				for range tt.items {
+					out.Items = append(out.Items, item("pk", "KEY#"+keyA))
+				}
+				return out, nil
+			}
+			_, err := store.Open(t.Context(), api, "grants")
+			var fe *store.FormatError
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Open() error = %v", err)
+			case tt.wantErr != "" && (!errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Open() error = %v; want a *FormatError saying %q", err, tt.wantErr)
+			}
+			if stamped := len(w.puts) == 1 && attrValue(w.puts[0].Item["sk"]) == "FORMAT"; stamped != tt.wantStamp {
+				t.Errorf("Open() stamped the table: %t; want %t", stamped, tt.wantStamp)
+			}
+		})
+	}
 }
 
 func TestLoadKeyUnknownItem(t *testing.T) {
 	var inputs []*dynamodb.QueryInput
 	api := fakeAPI{queryFunc: pagedQuery(&inputs, []map[string]types.AttributeValue{item("pk", "KEY#"+keyA, "sk", "ALIAS#x")})}
-	_, err := store.New(api, "t").LoadKey(t.Context(), keyA)
+	_, err := store.New(api, "t").LoadKey(t.Context(), keyA, lifecycle.Load{Scope: lifecycle.ScopeAll})
 	if err == nil || !strings.Contains(err.Error(), "ALIAS#x") || !strings.Contains(err.Error(), keyA) {
 		t.Errorf("LoadKey() error = %v; want one naming the key and the item ALIAS#x", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +17,8 @@ import (
 )
 
 // BenchmarkWriteUnits measures, per lifecycle event type, what ingesting one event costs in DynamoDB calls and
-// write units: LoadKey → lifecycle.Key.Apply → SaveKey against moto, on a key already holding the events that
-// precede it in a Bedrock job's life.
+// write units: app.Service.Ingest against moto, on a key already holding the events that precede it in a Bedrock
+// job's life.
 //
 // moto reports a flat 1 capacity unit per PutItem and none for TransactWriteItems, so the benchmark also
 // estimates what DynamoDB would charge (wru-est/op): per item ceil(max(old, new item size)/1 KB), doubled inside a
@@ -109,36 +108,34 @@ func benchEvent(b *testing.B, prior []lifecycle.Event, ev lifecycle.Event) {
 	n := float64(b.N)
 	b.ReportMetric(float64(total.puts)/n, "puts/op")
 	b.ReportMetric(float64(total.transacts)/n, "transacts/op")
-	b.ReportMetric(float64(total.queries)/n, "queries/op")
+	b.ReportMetric(float64(total.queries+total.gets)/n, "reads/op")
+	b.ReportMetric(float64(total.read)/n, "items-read/op")
 	b.ReportMetric(total.wru/n, "wru-est/op")
 	b.ReportMetric(total.motoWCU/n, "wcu-moto/op")
 	b.ReportMetric(float64(total.maxItem), "max-item-B")
 }
 
-// ingest is app.Service.Ingest without alerts or retries: a conflict here is a bug in the benchmark.
+// ingest runs one event through app.Service.Ingest on tbl, at the event's own time.
 func ingest(ctx context.Context, b *testing.B, tbl *store.Table, arn string, ev lifecycle.Event) {
 	ev.KeyARN = arn
-	k, err := tbl.LoadKey(ctx, arn)
-	if err != nil {
-		b.Fatalf("LoadKey(%s) error = %v", arn, err)
-	}
-	r, err := k.Apply(ev, lifecycle.DefaultConfig())
-	if err != nil || (len(r.Changed) == 0 && !r.UsageChanged) {
-		b.Fatalf("Apply(%s) = %+v, %v; want a change", ev.Name, r, err)
-	}
-	if err := tbl.SaveKey(ctx, k, r); err != nil {
-		b.Fatalf("SaveKey(%s) error = %v", ev.Name, err)
+	r, err := quietService(tbl, ev.Time).Ingest(ctx, ev)
+	if err != nil || r.Outcome != lifecycle.Applied {
+		b.Fatalf("Ingest(%s) = %+v, %v; want it applied", ev.Name, r, err)
 	}
 }
 
-// meter wraps the client: it counts calls and estimates the write units DynamoDB would charge.
+// meter wraps the client: it counts calls, the items they read and write, and estimates the units DynamoDB would
+// charge. Reads are strongly consistent: 1 RRU per 4 KB of each item a GetItem or BatchGetItem reads (1 for a key
+// it does not find), of the items a Query returns together; writes 1 WRU per KB of the larger of the old and new
+// item, twice inside a transaction, plus 1 when an item enters or leaves the ActiveGrants index.
 type meter struct {
 	store.API
 	items map[string]stored // pk + sk → what the table holds, to charge an overwrite by the larger image
 
-	puts, transacts, queries int
-	wru, motoWCU             float64
-	maxItem                  int
+	puts, transacts, queries, gets int
+	read, written               int // items read; bytes written
+	rru, wru, motoWCU           float64
+	maxItem                     int
 }
 
 type stored struct {
@@ -146,14 +143,55 @@ type stored struct {
 	indexed bool
 }
 
-func (m *meter) reset() { m.puts, m.transacts, m.queries, m.wru, m.maxItem = 0, 0, 0, 0, 0 }
+func (m *meter) reset() {
+	m.puts, m.transacts, m.queries, m.gets, m.read, m.written, m.rru, m.wru, m.maxItem = 0, 0, 0, 0, 0, 0, 0, 0, 0
+}
 
 func (m *meter) add(o *meter) {
 	m.puts += o.puts
 	m.transacts += o.transacts
 	m.queries += o.queries
+	m.gets += o.gets
+	m.read += o.read
+	m.written += o.written
+	m.rru += o.rru
 	m.wru += o.wru
 	m.maxItem = max(m.maxItem, o.maxItem)
+}
+
+func readUnits(size int) float64 { return math.Max(1, math.Ceil(float64(size)/4096)) }
+
+func (m *meter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := m.API.GetItem(ctx, in, optFns...)
+	if err == nil {
+		m.gets++
+		m.rru += readUnits(itemSize(out.Item))
+		if len(out.Item) > 0 {
+			m.read++
+		}
+	}
+	return out, err
+}
+
+func (m *meter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out, err := m.API.BatchGetItem(ctx, in, optFns...)
+	if err == nil {
+		m.gets++
+		found := 0
+		for _, items := range out.Responses {
+			for _, it := range items {
+				m.rru += readUnits(itemSize(it))
+				found++
+			}
+		}
+		asked := 0
+		for _, ka := range in.RequestItems {
+			asked += len(ka.Keys)
+		}
+		m.read += found
+		m.rru += float64(asked - found) // keys not found
+	}
+	return out, err
 }
 
 func (m *meter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
@@ -170,15 +208,29 @@ func (m *meter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 	out, err := m.API.TransactWriteItems(ctx, in, optFns...)
 	if err == nil {
 		for _, it := range in.TransactItems {
-			m.charge(it.Put.Item, 2) // transactional writes cost twice
+			if it.Put != nil {
+				m.charge(it.Put.Item, 2) // transactional writes cost twice
+			}
+			if it.Delete != nil {
+				m.uncharge(it.Delete.Key)
+			}
 		}
 	}
 	return out, err
 }
 
 func (m *meter) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	m.queries++
-	return m.API.Query(ctx, in, optFns...)
+	out, err := m.API.Query(ctx, in, optFns...)
+	if err == nil {
+		m.queries++
+		total := 0
+		for _, it := range out.Items {
+			total += itemSize(it)
+		}
+		m.read += len(out.Items)
+		m.rru += readUnits(total)
+	}
+	return out, err
 }
 
 // charge adds the units of putting item: by the larger of the old and new item, plus index writes.
@@ -187,6 +239,7 @@ func (m *meter) charge(item map[string]types.AttributeValue, factor float64) {
 	now := stored{size: itemSize(item), indexed: item["gsi1pk"] != nil}
 	was := m.items[id]
 	m.items[id] = now
+	m.written += now.size
 	m.maxItem = max(m.maxItem, now.size)
 	m.wru += factor * math.Ceil(float64(max(was.size, now.size))/1024)
 	if was.indexed != now.indexed { // entered or left ActiveGrants; its keys never change while in it
@@ -194,41 +247,74 @@ func (m *meter) charge(item map[string]types.AttributeValue, factor float64) {
 	}
 }
 
-// itemSize follows DynamoDB's item size rules: attribute names plus values; numbers take about one byte per two
-// significant digits plus one; lists and maps 3 bytes plus 1 per element.
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name) + valueSize(v)
+// uncharge adds the units of a transactional delete.
+func (m *meter) uncharge(key map[string]types.AttributeValue) {
+	id := attrValue(key["pk"]) + "\x00" + attrValue(key["sk"])
+	was := m.items[id]
+	delete(m.items, id)
+	m.wru += 2 * math.Max(1, math.Ceil(float64(was.size)/1024))
+	if was.indexed {
+		m.wru++
 	}
-	return n
 }
 
-func valueSize(av types.AttributeValue) int {
-	switch v := av.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		digits := strings.Trim(strings.NewReplacer("-", "", ".", "").Replace(v.Value), "0")
-		return (len(digits)+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		return 3 + itemSize(v.Value) + len(v.Value)
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
+// exportToTable writes what m holds of arn to the table in the store's item format, in bulk.
+func exportToTable(tb testing.TB, m *store.Memory, client *dynamodb.Client, arn string) {
+	tb.Helper()
+	ctx := context.Background()
+	k, err := m.LoadKey(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeAll})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return 0
+	r := lifecycle.Result{UsageChanged: true, MetaChanged: true}
+	for id, g := range k.Grants {
+		g.Version = 0
+		k.Grants[id] = g
+		r.Changed = append(r.Changed, id)
+	}
+	k.Usage.Version, k.Meta.Version = 0, 0
+	bulk := &bulkAPI{API: client, client: client, table: tableName}
+	if err := store.New(bulk, tableName).SaveKey(ctx, k, r); err != nil {
+		tb.Fatal(err)
+	}
+	if err := bulk.flush(ctx); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkHistoryCost: what one further event costs on DynamoDB (moto) on a key with n ended secondaries, which
+// have left the working set: items read, read units and bytes written, per event. The goal: at 10,000 no more than
+// 1.5x the figure at 10, for every column.
+//
+//	go test -tags integration ./pkg/store -run '^$' -bench HistoryCost -benchtime 5x -timeout 30m
+func BenchmarkHistoryCost(b *testing.B) {
+	for _, n := range historyLevels {
+		_, client := newTable(b)
+		exportToTable(b, historyFixture(b, n), client, historyKey)
+		m := &meter{API: client, items: map[string]stored{}}
+		tbl := store.New(m, tableName)
+		ctx := context.Background()
+		next := n
+		for step, name := range []string{"CreateGrant", "Decrypt", "RetireGrant"} {
+			b.Run(fmt.Sprintf("ended=%d/%s", n, name), func(b *testing.B) {
+				var total meter
+				for i := range b.N {
+					life := secondaryLife(next+i, historyNow.Add(time.Duration(i)*time.Second))
+					for _, ev := range life[:step] {
+						ingest(ctx, b, tbl, historyKey, ev)
+					}
+					m.reset()
+					ingest(ctx, b, tbl, historyKey, life[step])
+					total.add(m)
+				}
+				next += b.N
+				per := float64(b.N)
+				b.ReportMetric(float64(total.read)/per, "items-read/op")
+				b.ReportMetric(total.rru/per, "rru-est/op")
+				b.ReportMetric(float64(total.written)/per, "bytes-written/op")
+				b.ReportMetric(total.wru/per, "wru-est/op")
+				b.ReportMetric(float64(total.gets+total.queries)/per, "reads/op")
+			})
+		}
+	}
 }

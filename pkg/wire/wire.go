@@ -44,7 +44,7 @@ func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
 	if cfg.AlertTopicARN != "" {
 		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
 	}
-	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
+	st := store.Checked(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval)
 	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc}, nil
 }
