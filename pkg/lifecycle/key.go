@@ -113,7 +113,9 @@ type Result struct {
 }
 
 // Writes reports whether r has anything to store.
-func (r Result) Writes() bool { return r.Need.Zero() && (len(r.Changed) > 0 || r.UsageChanged || r.MetaChanged) }
+func (r Result) Writes() bool {
+	return r.Need.Zero() && (len(r.Changed) > 0 || r.UsageChanged || r.MetaChanged)
+}
 
 func (r *Result) touch(id string) {
 	if !slices.Contains(r.Changed, id) {

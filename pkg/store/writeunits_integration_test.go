@@ -133,9 +133,9 @@ type meter struct {
 	items map[string]stored // pk + sk → what the table holds, to charge an overwrite by the larger image
 
 	puts, transacts, queries, gets int
-	read, written               int // items read; bytes written
-	rru, wru, motoWCU           float64
-	maxItem                     int
+	read, written                  int // items read; bytes written
+	rru, wru, motoWCU              float64
+	maxItem                        int
 }
 
 type stored struct {
