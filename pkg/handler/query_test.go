@@ -77,7 +77,7 @@ func apiSample(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	return req
 }
 
-// serve runs one request and checks the response against api/openapi.yaml.
+// serve runs one request and checks the request and the response against api/openapi.yaml.
 func serve(t *testing.T, h *handler.Query, o *openAPI, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	resp, err := h.Handle(context.Background(), req)
@@ -87,10 +87,10 @@ func serve(t *testing.T, h *handler.Query, o *openAPI, req events.APIGatewayV2HT
 	if ct := resp.Headers["Content-Type"]; ct != "application/json" {
 		t.Errorf("Content-Type = %q; want application/json", ct)
 	}
-	// Every response of a documented route must match the document (an unknown route has none).
+	// Every exchange on a documented route must match the document (an unknown route has none).
 	switch req.RouteKey {
 	case handler.RouteGrants, handler.RouteGrant, handler.RouteKeyGrants:
-		o.checkResponse(t, strings.TrimPrefix(req.RouteKey, "GET "), "GET", resp.StatusCode, resp.Body)
+		o.checkExchange(t, req, resp)
 	}
 	return resp
 }
