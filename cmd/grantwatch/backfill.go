@@ -18,6 +18,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
@@ -48,19 +49,14 @@ most 100 events/s; the console's Event history shares that quota.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := app.BackfillRequest{IncludeUse: includeUse, RunID: runID}
-			var errs []string
-			for _, f := range []struct {
-				name, value string
-				to          *time.Time
-			}{{"--since", since, &req.Since}, {"--until", until, &req.Until}} {
-				t, err := time.Parse(time.RFC3339, f.value)
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("%s %q is not an RFC 3339 time such as 2026-08-25T00:00:00Z", f.name, f.value))
-				}
-				*f.to = t
-			}
-			if len(errs) > 0 {
-				return usageError("backfill: %s", strings.Join(errs, "; "))
+			var probs param.Problems
+			var err error
+			req.Since, err = param.Time("--since", since)
+			probs.Check(err)
+			req.Until, err = param.Time("--until", until)
+			probs.Check(err)
+			if err := probs.Err(); err != nil {
+				return usageError("backfill: %v", err)
 			}
 			return runBackfill(cmd, req, table, workers)
 		},

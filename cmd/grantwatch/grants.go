@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/param"
+	"github.com/grantwatch/grantwatch/pkg/queryapi"
 )
 
 func init() { commands = append(commands, newGrantsCmd) }
@@ -22,7 +23,8 @@ func newGrantsCmd() *cobra.Command {
 		Long: `grants lists the Bedrock grants grantwatch has recorded, by key-condition queries on the table.
   --key ARN             grants on one KMS key (full key ARN)
   --kind KIND           primary, secondary, knowledge-base, data-automation or other-bedrock
-  --state STATE         active, retired or revoked (the state now)
+  --state STATE         active, retired, revoked or ended (the state now; ended: KMS no longer lists the grant
+                        and no RetireGrant or RevokeGrant was recorded, found by reconcile)
   --active-at RFC3339   grants that were active at that time, answered from history: created at or before it and
                         not ended, or ended after it (retired and revoked grants included)
   --older-than DURATION created more than DURATION ago (24h, 90m, 30d)
@@ -35,7 +37,7 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 				return queryError("grants", err)
 			}
 			if now != "" {
-				if rf.now, err = app.ParseTime("--now", now); err != nil {
+				if rf.now, err = param.Time("--now", now); err != nil {
 					return queryError("grants", err)
 				}
 			}
@@ -43,27 +45,29 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 			if err != nil {
 				return err
 			}
-			grants, err := q.AllGrants(cmd.Context(), f, maxCLIGrants)
+			all, err := q.AllGrants(cmd.Context(), f, maxCLIGrants)
 			if err != nil {
 				return queryError("grants", err)
 			}
+			list := queryapi.NewGrantList(all, "")
+			grants := list.Grants
 			w := cmd.OutOrStdout()
 			if rf.output == "json" {
-				return writeJSON(w, map[string]any{"grants": grants})
+				return writeJSON(w, list)
 			}
 			if rf.output == "csv" {
 				rows := make([][]string, 0, len(grants))
 				for _, g := range grants {
-					rows = append(rows, []string{g.GrantID, g.KeyARN, string(g.Kind), string(g.State), g.ParentGrantID,
-						rf.when(g.CreatedAt), g.CreatedBy, rf.when(g.EndedAt), g.EndedBy})
+					rows = append(rows, []string{g.GrantID, g.KeyARN, g.Kind, g.State, g.ParentGrantID,
+						rf.at(g.CreatedAt), g.CreatedBy, rf.at(g.EndedAt), g.EndedBy})
 				}
 				return rf.writeRows(w, []string{"grantId", "keyArn", "kind", "state", "parentGrantId", "createdAt", "createdBy", "endedAt", "endedBy"}, rows)
 			}
 			// The table is for people: key ids and short parents keep it readable; history GRANT_ID has the rest.
 			rows := make([][]string, 0, len(grants))
 			for _, g := range grants {
-				rows = append(rows, []string{g.GrantID, keyID(g.KeyARN), string(g.Kind), string(g.State), short(g.ParentGrantID),
-					rf.when(g.CreatedAt), rf.when(g.EndedAt), g.EndedBy})
+				rows = append(rows, []string{g.GrantID, keyID(g.KeyARN), g.Kind, g.State, short(g.ParentGrantID),
+					rf.at(g.CreatedAt), rf.at(g.EndedAt), g.EndedBy})
 			}
 			fmt.Fprintf(w, "Grants (%d)\n", len(grants))
 			return rf.writeRows(w, []string{"Grant", "Key", "Kind", "State", "Parent", "Created", "Ended", "Ended by"}, rows)
@@ -72,7 +76,7 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 	fl := cmd.Flags()
 	fl.StringVar(&key, "key", "", "KMS key ARN")
 	fl.StringVar(&kind, "kind", "", "grant kind")
-	fl.StringVar(&state, "state", "", "grant state now: active, retired, revoked, ended (reconciled)")
+	fl.StringVar(&state, "state", "", "grant state now: active, retired, revoked, ended (no longer listed by KMS)")
 	fl.StringVar(&activeAt, "active-at", "", "grants active at this RFC 3339 time")
 	fl.StringVar(&olderThan, "older-than", "", "grants created more than this long ago (24h, 30d)")
 	fl.StringVar(&now, "now", "", "RFC 3339 time --older-than counts back from (default: now)")
@@ -83,50 +87,27 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 // grantFilter parses the filter flags, reporting every bad one at once.
 func grantFilter(key, kind, state, activeAt, olderThan string) (app.Filter, error) {
 	var f app.Filter
-	var errs []error
-	check := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	var probs param.Problems
 	var err error
 	if key != "" {
-		f.KeyARN, err = app.ParseKeyARN(key)
-		check(err)
+		f.KeyARN, err = param.KeyARN("--key", key)
+		probs.Check(err)
 	}
 	if kind != "" {
-		f.Kind, err = app.ParseKind(kind)
-		check(err)
+		f.Kind, err = param.Kind("--kind", kind)
+		probs.Check(err)
 	}
 	if state != "" {
-		f.State, err = app.ParseState(state)
-		check(err)
+		f.State, err = param.State("--state", state)
+		probs.Check(err)
 	}
 	if activeAt != "" {
-		f.ActiveAt, err = app.ParseTime("--active-at", activeAt)
-		check(err)
+		f.ActiveAt, err = param.Time("--active-at", activeAt)
+		probs.Check(err)
 	}
 	if olderThan != "" {
-		f.OlderThan, err = app.ParseAge("--older-than", olderThan)
-		check(err)
+		f.OlderThan, err = param.Age("--older-than", olderThan)
+		probs.Check(err)
 	}
-	if len(errs) > 0 {
-		return app.Filter{}, joinInvalid(errs)
-	}
-	return f, nil
-}
-
-// joinInvalid joins input errors into one that still wraps app.ErrInvalid.
-func joinInvalid(errs []error) error {
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	msg := ""
-	for i, e := range errs {
-		if i > 0 {
-			msg += "; "
-		}
-		msg += strings.TrimPrefix(e.Error(), app.ErrInvalid.Error()+": ")
-	}
-	return fmt.Errorf("%w (%s)", app.ErrInvalid, msg)
+	return f, probs.Err()
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/grantwatch/grantwatch/pkg/app"
-	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
+	"github.com/grantwatch/grantwatch/pkg/queryapi"
 )
 
 func init() { commands = append(commands, newHistoryCmd) }
@@ -34,12 +34,12 @@ Exit status: 0 ok, 1 failure, 2 usage error or bad input, 3 no such grant.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := app.ParseGrantID(args[0])
+			id, err := param.GrantID("grant id", args[0])
 			if err != nil {
 				return queryError("history", err)
 			}
 			if key != "" {
-				if _, err := app.ParseKeyARN(key); err != nil {
+				if _, err := param.KeyARN("--key", key); err != nil {
 					return queryError("history", err)
 				}
 			}
@@ -47,10 +47,11 @@ Exit status: 0 ok, 1 failure, 2 usage error or bad input, 3 no such grant.`,
 			if err != nil {
 				return err
 			}
-			h, err := q.History(cmd.Context(), id, key)
+			hist, err := q.History(cmd.Context(), id, key)
 			if err != nil {
 				return queryError("history", err)
 			}
+			h := queryapi.NewGrantHistory(hist)
 			w := cmd.OutOrStdout()
 			switch rf.output {
 			case "json":
@@ -66,7 +67,7 @@ Exit status: 0 ok, 1 failure, 2 usage error or bad input, 3 no such grant.`,
 	return cmd
 }
 
-func (rf *readFlags) timelineRows(h app.GrantHistory) [][]string {
+func (rf *readFlags) timelineRows(h queryapi.GrantHistory) [][]string {
 	rows := make([][]string, 0, len(h.Timeline))
 	for _, e := range h.Timeline {
 		rows = append(rows, []string{rf.at(e.At), e.What, e.By, e.SourceIP, e.Detail})
@@ -74,13 +75,13 @@ func (rf *readFlags) timelineRows(h app.GrantHistory) [][]string {
 	return rows
 }
 
-func (rf *readFlags) printHistory(w io.Writer, h app.GrantHistory) error {
+func (rf *readFlags) printHistory(w io.Writer, h queryapi.GrantHistory) error {
 	g := h.Grant
-	fmt.Fprintf(w, "Grant %s\n", g.ID)
+	fmt.Fprintf(w, "Grant %s\n", g.GrantID)
 	facts := [][]string{
 		{"Key", g.KeyARN},
-		{"Kind", string(g.Kind) + " (" + g.KindReason() + ")"},
-		{"State", string(h.State)},
+		{"Kind", g.Kind + " (" + g.KindReason + ")"},
+		{"State", h.State},
 	}
 	if c := h.Created; c != nil {
 		by := c.By
@@ -103,7 +104,7 @@ func (rf *readFlags) printHistory(w io.Writer, h app.GrantHistory) error {
 	}
 	parent := "-"
 	if h.Parent != nil {
-		parent = h.Parent.GrantID + " (" + string(h.Parent.State) + ")"
+		parent = h.Parent.GrantID + " (" + h.Parent.State + ")"
 	}
 	facts = append(facts, []string{"Parent", parent})
 	if e := h.Ended; e != nil {
@@ -128,7 +129,7 @@ func (rf *readFlags) printHistory(w io.Writer, h app.GrantHistory) error {
 	if len(h.Children) > 0 {
 		rows := make([][]string, 0, len(h.Children))
 		for _, c := range h.Children {
-			rows = append(rows, []string{c.GrantID, string(c.Kind), string(c.State), rf.when(c.CreatedAt), rf.when(c.EndedAt), c.EndedBy})
+			rows = append(rows, []string{c.GrantID, c.Kind, c.State, rf.at(c.CreatedAt), rf.at(c.EndedAt), c.EndedBy})
 		}
 		if err := rf.writeRows(w, []string{"Grant", "Kind", "State", "Created", "Ended", "Ended by"}, rows); err != nil {
 			return err
@@ -140,8 +141,8 @@ func (rf *readFlags) printHistory(w io.Writer, h app.GrantHistory) error {
 	for _, name := range slices.Sorted(maps.Keys(h.Usage.Calls)) {
 		calls = append(calls, []string{name, strconv.FormatInt(h.Usage.Calls[name], 10)})
 	}
-	if h.Usage.LastUsedAt != nil {
-		calls = append(calls, []string{"last use", rf.when(h.Usage.LastUsedAt) + " by " + h.Usage.LastUsedBy})
+	if !h.Usage.LastUsedAt.IsZero() {
+		calls = append(calls, []string{"last use", rf.at(h.Usage.LastUsedAt) + " by " + h.Usage.LastUsedBy})
 	} else {
 		calls = append(calls, []string{"last use", "none recorded"})
 	}
@@ -163,7 +164,7 @@ func (rf *readFlags) printHistory(w io.Writer, h app.GrantHistory) error {
 	return nil
 }
 
-func alertRow(rf *readFlags, a lifecycle.Alert) []string {
+func alertRow(rf *readFlags, a queryapi.Alert) []string {
 	scope := "grant"
 	if a.GrantID == "" {
 		scope = "key"
@@ -172,7 +173,7 @@ func alertRow(rf *readFlags, a lifecycle.Alert) []string {
 	if a.Resolution != "" {
 		resolved += " (" + a.Resolution + ")"
 	}
-	return []string{rf.at(a.RaisedAt), string(a.Type), string(a.Severity), scope, rf.at(a.NotifiedAt), resolved, a.Message}
+	return []string{rf.at(a.RaisedAt), a.Type, a.Severity, scope, rf.at(a.NotifiedAt), resolved, a.Message}
 }
 
 func orDash(s string) string {

@@ -1,7 +1,7 @@
 package main
 
-// Shared by the read commands grants, history and keys (issue 4): the --table/--output/--local-time flags, the
-// store wiring, exit codes and output formats.
+// Shared by the read commands grants, history and keys: the --table/--output/--local-time flags, the store wiring,
+// exit codes and output formats.
 
 import (
 	"encoding/csv"
@@ -64,7 +64,7 @@ func (f *readFlags) query(cmd *cobra.Command) (*app.Query, error) {
 	if !f.now.IsZero() {
 		clock = func() time.Time { return f.now }
 	}
-	return app.NewQuery(store.NewReader(dynamodb.NewFromConfig(awsCfg), f.table), clock, nil), nil
+	return app.NewQuery(store.NewReader(dynamodb.NewFromConfig(awsCfg), f.table), clock), nil
 }
 
 // queryError gives use-case errors their exit codes: invalid input is a usage error, not found has its own code.
@@ -80,9 +80,9 @@ func queryError(cmd string, err error) error {
 	return fmt.Errorf("%s: %w", cmd, err)
 }
 
-// when formats a time as RFC 3339, in UTC or the local zone; a missing time is empty.
-func (f *readFlags) when(t *time.Time) string {
-	if t == nil || t.IsZero() {
+// at formats a time as RFC 3339, in UTC or the local zone; a missing time is empty.
+func (f *readFlags) at(t time.Time) string {
+	if t.IsZero() {
 		return ""
 	}
 	if f.localTime {
@@ -90,8 +90,6 @@ func (f *readFlags) when(t *time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
-
-func (f *readFlags) at(t time.Time) string { return f.when(&t) }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

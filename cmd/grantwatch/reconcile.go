@@ -15,6 +15,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/inventory"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
@@ -37,8 +38,8 @@ then 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, k := range keys {
-				if _, err := app.ParseKeyARN(k); err != nil {
-					return usageError("reconcile: --key: %v", err)
+				if _, err := param.KeyARN("--key", k); err != nil {
+					return usageError("reconcile: %v", err)
 				}
 			}
 			if table == "" && len(keys) == 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
@@ -41,9 +42,9 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			}
 			sweepAt := time.Now().UTC()
 			if at != "" {
-				t, err := time.Parse(time.RFC3339, at)
+				t, err := param.Time("--at", at)
 				if err != nil {
-					return usageError("replay: --at %q is not an RFC3339 time such as 2024-06-01T00:00:00Z", at)
+					return usageError("replay: %v", err)
 				}
 				sweepAt = t
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
@@ -37,9 +38,9 @@ evaluates every rule at --at, claims the notices due (each is sent once, whoever
 			}
 			now := time.Now().UTC()
 			if at != "" {
-				t, err := time.Parse(time.RFC3339, at)
+				t, err := param.Time("--at", at)
 				if err != nil {
-					return usageError("sweep: --at %q is not an RFC3339 time such as 2024-06-01T00:00:00Z", at)
+					return usageError("sweep: %v", err)
 				}
 				now = t
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lambdatest"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/queryapi"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/testenv"
@@ -151,7 +152,7 @@ func TestBootstrapPagesAndPointInTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := func(qs map[string]string) (int, app.GrantList, string) {
+	call := func(qs map[string]string) (int, queryapi.GrantList, string) {
 		t.Helper()
 		var req events.APIGatewayV2HTTPRequest
 		if err := json.Unmarshal(base, &req); err != nil {
@@ -166,7 +167,7 @@ func TestBootstrapPagesAndPointInTime(t *testing.T) {
 			t.Fatalf("invoke %v: %v %v", qs, err, fnErr)
 		}
 		var out events.APIGatewayV2HTTPResponse
-		var l app.GrantList
+		var l queryapi.GrantList
 		if err := json.Unmarshal(resp, &out); err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +178,7 @@ func TestBootstrapPagesAndPointInTime(t *testing.T) {
 		}
 		return out.StatusCode, l, out.Body
 	}
-	ids := func(l app.GrantList) []string {
+	ids := func(l queryapi.GrantList) []string {
 		var out []string
 		for _, g := range l.Grants {
 			out = append(out, g.GrantID[:4])

@@ -38,6 +38,6 @@ func newHandler(ctx context.Context) (*handler.Query, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
-	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(awsCfg), cfg.TableName), time.Now, nil)
-	return handler.NewQuery(q, slog.Default()), nil
+	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(awsCfg), cfg.TableName), time.Now)
+	return handler.NewQuery(q, slog.Default(), time.Now), nil
 }

@@ -71,8 +71,8 @@ var why = map[lifecycle.AlertType]string{
 		"may be using Bedrock to hand out access to your key.",
 	lifecycle.MissingRetiringPrincipal: "Without a retiring principal only a key administrator can end this " +
 		"grant; nothing will retire it automatically.",
-	lifecycle.GrantQuota: "KMS allows 50,000 grants per key. At the quota every CreateGrant on the key fails, " +
-		"and with it every new Bedrock job that uses the key.",
+	lifecycle.GrantQuota: "KMS allows 50,000 grants per key by default (the quota is adjustable). At the quota " +
+		"every CreateGrant on the key fails, and with it every new Bedrock job that uses the key.",
 }
 
 // Render turns a notice into the message that is published.

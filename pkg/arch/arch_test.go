@@ -19,7 +19,7 @@ var allowed = map[string][]string{
 	"pkg/app":        {"pkg/lifecycle"},
 	"pkg/trail":      {"pkg/lifecycle", "github.com/aws/aws-lambda-go/events", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
 	"pkg/inventory":  {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "github.com/aws/aws-lambda-go/events"},
+	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "github.com/aws/aws-lambda-go/events"},
 	"pkg/env":        {"pkg/lifecycle"},
 	"pkg/replay":     {"pkg/lifecycle", "pkg/trail", "pkg/app"},
 	"pkg/store":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
@@ -28,6 +28,10 @@ var allowed = map[string][]string{
 	"pkg/golden":     {},
 	"pkg/testenv":    {"github.com/aws/aws-sdk-go-v2"},
 	"pkg/lambdatest": {},
+	// The edge of the use cases, shared by pkg/handler and cmd/grantwatch: input parsing, and the query side's wire
+	// format. They build on app (its errors, filters and results) and import no adapter.
+	"pkg/param":    {"pkg/lifecycle", "pkg/app"},
+	"pkg/queryapi": {"pkg/lifecycle", "pkg/app"},
 }
 
 func TestDependencyRules(t *testing.T) {

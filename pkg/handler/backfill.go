@@ -2,12 +2,12 @@ package handler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/param"
 )
 
 // backfiller is the part of app.Backfill the backfill handler uses.
@@ -53,19 +53,14 @@ func NewBackfill(app backfiller, log *slog.Logger, margin time.Duration) *Backfi
 // Handle runs the backfill until it is complete or the deadline nears. Bad input is an error naming the field.
 func (h *Backfill) Handle(ctx context.Context, in BackfillInput) (BackfillOutput, error) {
 	req := app.BackfillRequest{IncludeUse: in.IncludeUse, RunID: in.RunID}
-	var errs []error
-	for _, f := range []struct {
-		name, value string
-		to          *time.Time
-	}{{"since", in.Since, &req.Since}, {"until", in.Until, &req.Until}} {
-		t, err := time.Parse(time.RFC3339, f.value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("handler: backfill input %s %q is not an RFC 3339 time", f.name, f.value))
-		}
-		*f.to = t
-	}
-	if err := errors.Join(errs...); err != nil {
-		return BackfillOutput{}, err
+	var probs param.Problems
+	var err error
+	req.Since, err = param.Time("since", in.Since)
+	probs.Check(err)
+	req.Until, err = param.Time("until", in.Until)
+	probs.Check(err)
+	if err := probs.Err(); err != nil {
+		return BackfillOutput{}, fmt.Errorf("backfill input: %w", err)
 	}
 	run := ctx
 	if dl, ok := ctx.Deadline(); ok {

@@ -1,219 +1,128 @@
 package handler_test
 
-// A small OpenAPI 3.0 response validator (yaml.v3 only): enough of JSON Schema for api/openapi.yaml — type,
-// required, properties, additionalProperties, items, enum, format date-time, minimum/maximum, $ref, nullable.
-// Anything else in a schema is an error, so the document cannot silently use what this does not check.
+// The handler against api/openapi.yaml, with kin-openapi: the document itself is valid OpenAPI 3.0, every request a
+// test sends is checked as API Gateway would have routed it, and every response of a documented route must match
+// its operation and status (undocumented statuses fail).
 
 import (
-	"encoding/json"
+	"bytes"
+	"context"
 	"fmt"
-	"os"
+	"io"
+	"net/http"
+	"net/url"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 )
 
 type openAPI struct {
-	doc map[string]any
+	doc *openapi3.T
 }
 
 func loadOpenAPI(t testing.TB) *openAPI {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "api", "openapi.yaml"))
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join("..", "..", "api", "openapi.yaml"))
 	if err != nil {
-		t.Fatalf("read openapi: %v", err)
+		t.Fatalf("load api/openapi.yaml: %v", err)
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("parse openapi: %v", err)
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("api/openapi.yaml is not a valid OpenAPI document: %v", err)
 	}
 	return &openAPI{doc: doc}
 }
 
-// resolve follows a local $ref such as #/components/schemas/Grant.
-func (o *openAPI) resolve(v any) (map[string]any, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("not an object: %v", v)
-	}
-	for depth := 0; depth < 10; depth++ {
-		ref, ok := m["$ref"].(string)
-		if !ok {
-			return m, nil
-		}
-		var cur any = o.doc
-		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-			cm, ok := cur.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("$ref %s: not found", ref)
-			}
-			cur = cm[part]
-		}
-		if m, ok = cur.(map[string]any); !ok {
-			return nil, fmt.Errorf("$ref %s: not found", ref)
-		}
-	}
-	return nil, fmt.Errorf("$ref loop")
+var validation = &openapi3filter.Options{
+	AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc, // SigV4 is API Gateway's to check
+	IncludeResponseStatus: true,
+	MultiError:            true,
+	SkipSettingDefaults:   true,
 }
 
-// responseSchema returns the schema of a documented response: path template, method, status.
-func (o *openAPI) responseSchema(path, method string, status int) (map[string]any, error) {
-	paths, _ := o.doc["paths"].(map[string]any)
-	item, ok := paths[path].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("path %s is not documented", path)
+// input is the request as the document sees it. API Gateway has already routed it, so the route comes from the
+// route key and the path parameters as they reach the handler (percent-decoded: the document's patterns are of the
+// decoded values).
+func (o *openAPI) input(req events.APIGatewayV2HTTPRequest) (*openapi3filter.RequestValidationInput, error) {
+	method, path, _ := strings.Cut(req.RouteKey, " ")
+	item := o.doc.Paths.Value(path)
+	if item == nil || item.GetOperation(method) == nil {
+		return nil, fmt.Errorf("%s is not documented", req.RouteKey)
 	}
-	op, ok := item[strings.ToLower(method)].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s %s is not documented", method, path)
+	params := map[string]string{}
+	concrete := path
+	for k, v := range req.PathParameters {
+		decoded, err := url.PathUnescape(v)
+		if err != nil {
+			decoded = v // the pattern sees the raw value, which it refuses
+		}
+		params[k] = decoded
+		concrete = strings.ReplaceAll(concrete, "{"+k+"}", url.PathEscape(decoded))
 	}
-	responses, _ := op["responses"].(map[string]any)
-	resp, ok := responses[strconv.Itoa(status)]
-	if !ok {
-		return nil, fmt.Errorf("%s %s: status %d is not documented", method, path, status)
+	q := url.Values{}
+	for k, v := range req.QueryStringParameters {
+		q.Set(k, v)
 	}
-	r, err := o.resolve(resp)
+	hr, err := http.NewRequest(method, "https://example.execute-api.us-east-1.amazonaws.com"+concrete+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
-	content, _ := r["content"].(map[string]any)
-	media, ok := content["application/json"].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s %s %d: no application/json content", method, path, status)
-	}
-	return o.resolve(media["schema"])
+	hr.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test")
+	return &openapi3filter.RequestValidationInput{Request: hr, PathParams: params, QueryParams: q, Options: validation,
+		Route: &routers.Route{Spec: o.doc, Path: path, PathItem: item, Method: method, Operation: item.GetOperation(method)}}, nil
 }
 
-var knownSchemaKeys = []string{"type", "required", "properties", "additionalProperties", "items", "enum", "format",
-	"minimum", "maximum", "$ref", "nullable", "description", "pattern", "default"}
-
-// validate checks a decoded JSON value against a schema and returns every violation, with its JSON path.
-func (o *openAPI) validate(v any, schema any, path string) []string {
-	s, err := o.resolve(schema)
+// checkRequest returns what the document finds wrong with the request, or nil.
+func (o *openAPI) checkRequest(req events.APIGatewayV2HTTPRequest) error {
+	in, err := o.input(req)
 	if err != nil {
-		return []string{path + ": " + err.Error()}
+		return err
 	}
-	for k := range s {
-		if !slices.Contains(knownSchemaKeys, k) {
-			return []string{fmt.Sprintf("%s: schema keyword %q is not supported by this validator", path, k)}
-		}
-	}
-	if v == nil {
-		if s["nullable"] == true {
-			return nil
-		}
-		return []string{path + ": null"}
-	}
-	var errs []string
-	if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, v) {
-		errs = append(errs, fmt.Sprintf("%s: %v is not one of %v", path, v, enum))
-	}
-	switch s["type"] {
-	case "object":
-		m, ok := v.(map[string]any)
-		if !ok {
-			return append(errs, fmt.Sprintf("%s: %T, want object", path, v))
-		}
-		for _, r := range asStrings(s["required"]) {
-			if _, ok := m[r]; !ok {
-				errs = append(errs, fmt.Sprintf("%s: required property %q missing", path, r))
-			}
-		}
-		props, _ := s["properties"].(map[string]any)
-		for k, pv := range m {
-			if ps, ok := props[k]; ok {
-				errs = append(errs, o.validate(pv, ps, path+"."+k)...)
-				continue
-			}
-			switch ap := s["additionalProperties"].(type) {
-			case bool:
-				if !ap {
-					errs = append(errs, fmt.Sprintf("%s: property %q is not documented", path, k))
-				}
-			case map[string]any:
-				errs = append(errs, o.validate(pv, ap, path+"."+k)...)
-			}
-		}
-	case "array":
-		a, ok := v.([]any)
-		if !ok {
-			return append(errs, fmt.Sprintf("%s: %T, want array", path, v))
-		}
-		for i, e := range a {
-			errs = append(errs, o.validate(e, s["items"], fmt.Sprintf("%s[%d]", path, i))...)
-		}
-	case "string":
-		str, ok := v.(string)
-		if !ok {
-			return append(errs, fmt.Sprintf("%s: %T, want string", path, v))
-		}
-		if s["format"] == "date-time" {
-			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %q is not a date-time", path, str))
-			}
-		}
-	case "integer", "number":
-		n, ok := v.(float64)
-		if !ok {
-			return append(errs, fmt.Sprintf("%s: %T, want %s", path, v, s["type"]))
-		}
-		if s["type"] == "integer" && n != float64(int64(n)) {
-			errs = append(errs, fmt.Sprintf("%s: %v is not an integer", path, n))
-		}
-	case "boolean":
-		if _, ok := v.(bool); !ok {
-			errs = append(errs, fmt.Sprintf("%s: %T, want boolean", path, v))
-		}
-	default:
-		errs = append(errs, fmt.Sprintf("%s: schema has no supported type (%v)", path, s["type"]))
-	}
-	return errs
+	return openapi3filter.ValidateRequest(context.Background(), in)
 }
 
-func asStrings(v any) []string {
-	var out []string
-	l, _ := v.([]any)
-	for _, e := range l {
-		out = append(out, fmt.Sprint(e))
+// checkResponse returns what the document finds wrong with the handler's response to req, or nil.
+func (o *openAPI) checkResponse(req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) error {
+	in, err := o.input(req)
+	if err != nil {
+		return err
 	}
-	return out
+	header := http.Header{}
+	for k, v := range resp.Headers {
+		header.Set(k, v)
+	}
+	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: resp.StatusCode, Header: header, Options: validation,
+		Body: io.NopCloser(bytes.NewReader([]byte(resp.Body)))})
 }
 
-// checkResponse validates one response body against the document, failing the test with every violation.
-func (o *openAPI) checkResponse(t *testing.T, pathTemplate, method string, status int, body string) {
+// checkExchange holds the handler and the document to each other for one request: the response must match the
+// document, and a request the document refuses must be refused by the handler too (a 400), so that the document
+// never promises more than the handler accepts.
+func (o *openAPI) checkExchange(t *testing.T, req events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) {
 	t.Helper()
-	schema, err := o.responseSchema(pathTemplate, method, status)
-	if err != nil {
-		t.Errorf("%s %s → %d: %v", method, pathTemplate, status, err)
-		return
+	if err := o.checkResponse(req, resp); err != nil {
+		t.Errorf("%s → %d does not match api/openapi.yaml: %v\nbody %s", req.RouteKey, resp.StatusCode, err, resp.Body)
 	}
-	var v any
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Errorf("%s %s → %d: body is not JSON: %v", method, pathTemplate, status, err)
-		return
-	}
-	for _, e := range o.validate(v, schema, "$") {
-		t.Errorf("%s %s → %d: %s", method, pathTemplate, status, e)
+	if err := o.checkRequest(req); err != nil && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("api/openapi.yaml refuses %s %v (%v) but the handler answered %d", req.RouteKey, req.QueryStringParameters, err, resp.StatusCode)
 	}
 }
 
-// TestValidatorCatches keeps the validator honest: each broken body must be reported.
-func TestValidatorCatches(t *testing.T) {
+// TestDocumentCatches keeps the check honest: each broken exchange must be reported by kin-openapi.
+func TestDocumentCatches(t *testing.T) {
 	o := loadOpenAPI(t)
-	schema, err := o.responseSchema("/grants", "GET", 200)
-	if err != nil {
-		t.Fatal(err)
+	grants := request("GET /grants", nil, nil)
+	respond := func(status int, body string) events.APIGatewayV2HTTPResponse {
+		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: body}
 	}
 	good := `{"grants":[{"grantId":"g","keyArn":"k","kind":"primary","state":"active","createdAt":"2024-05-30T10:00:00Z"}],"nextToken":"x"}`
-	var v any
-	_ = json.Unmarshal([]byte(good), &v)
-	if errs := o.validate(v, schema, "$"); len(errs) != 0 {
-		t.Fatalf("good body: %v", errs)
+	if err := o.checkResponse(grants, respond(200, good)); err != nil {
+		t.Fatalf("good body: %v", err)
 	}
 	for _, bad := range []string{
 		`{}`,                           // required grants
@@ -224,13 +133,31 @@ func TestValidatorCatches(t *testing.T) {
 		`{"grants":[{"grantId":"g","keyArn":"k","kind":"weird","state":"active"}]}`,                           // enum
 		`{"grants":[{"grantId":"g","keyArn":"k","kind":"primary","state":"active","createdAt":"yesterday"}]}`, // date-time
 	} {
-		var v any
-		_ = json.Unmarshal([]byte(bad), &v)
-		if errs := o.validate(v, schema, "$"); len(errs) == 0 {
-			t.Errorf("validator accepts %s", bad)
+		if err := o.checkResponse(grants, respond(200, bad)); err == nil {
+			t.Errorf("the document accepts the response %s", bad)
 		}
 	}
-	if _, err := o.responseSchema("/grants", "GET", 418); err == nil {
+	if err := o.checkResponse(grants, respond(418, `{"error":"internal","message":"x"}`)); err == nil {
 		t.Error("an undocumented status is accepted")
+	}
+	if err := o.checkResponse(grants, respond(400, `{"error":"teapot","message":"x"}`)); err == nil {
+		t.Error("an unknown error code is accepted")
+	}
+	for _, bad := range []events.APIGatewayV2HTTPRequest{
+		request("GET /grants", nil, map[string]string{"limit": "500"}),             // maximum
+		request("GET /grants", nil, map[string]string{"limit": "0"}),               // minimum
+		request("GET /grants", nil, map[string]string{"kind": "tertiary"}),         // enum
+		request("GET /grants", nil, map[string]string{"activeAt": "yesterday"}),    // format
+		request("GET /grants", nil, map[string]string{"key": "alias/my-key"}),      // pattern
+		request("GET /grants/{grantId}", map[string]string{"grantId": "a b"}, nil), // pattern
+		request("GET /keys/{keyArn}/grants", map[string]string{"keyArn": "alias%2Fx"}, nil),
+		request("GET /grants", nil, map[string]string{"cursor": strings.Repeat("A", 4097)}), // maxLength
+	} {
+		if err := o.checkRequest(bad); err == nil {
+			t.Errorf("the document accepts %s %v %v", bad.RouteKey, bad.PathParameters, bad.QueryStringParameters)
+		}
+	}
+	if err := o.checkRequest(request("GET /keys/{keyArn}/grants", map[string]string{"keyArn": url.PathEscape(key01)}, map[string]string{"limit": "100"})); err != nil {
+		t.Errorf("a good request is refused: %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 package handler
 
 // Query handles QueryFunction: the read-only HTTP API (API Gateway HTTP API, payload format 2.0, IAM auth).
-// Routes and shapes are described in api/openapi.yaml; query_openapi_test.go checks real responses against it.
+// Routes and shapes are described in api/openapi.yaml; openapi_test.go checks real requests and responses against it.
 
 import (
 	"context"
@@ -13,10 +13,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/param"
+	"github.com/grantwatch/grantwatch/pkg/queryapi"
 )
 
 // Route keys of the HTTP API; template.yaml declares the same routes.
@@ -28,7 +31,7 @@ const (
 
 // querier is the part of app.Query the handler uses.
 type querier interface {
-	Grants(ctx context.Context, f app.Filter, limit int, cursor string) (app.GrantList, error)
+	Grants(ctx context.Context, f app.Filter, limit int, from app.Position) (app.Listing, error)
 	History(ctx context.Context, grantID, keyARN string) (app.GrantHistory, error)
 }
 
@@ -36,15 +39,12 @@ type querier interface {
 type Query struct {
 	app querier
 	log *slog.Logger
+	now func() time.Time // issues and checks page tokens
 }
 
-// NewQuery returns the handler.
-func NewQuery(app querier, log *slog.Logger) *Query { return &Query{app: app, log: log} }
-
-// ErrorBody is every error response: a stable code and a message for people.
-type ErrorBody struct {
-	Error   string `json:"error"` // bad_request, not_found, internal
-	Message string `json:"message"`
+// NewQuery returns the handler. now is time.Now in production.
+func NewQuery(app querier, log *slog.Logger, now func() time.Time) *Query {
+	return &Query{app: app, log: log, now: now}
 }
 
 // Handle serves one request. Errors become HTTP responses; only a failure to encode one is returned.
@@ -55,13 +55,14 @@ func (h *Query) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 		return respond(http.StatusOK, body)
 	case errors.Is(err, app.ErrInvalid):
 		h.log.InfoContext(ctx, "bad request", "route", req.RouteKey, "err", err)
-		return respond(http.StatusBadRequest, ErrorBody{Error: "bad_request", Message: clean(err)})
+		return respond(http.StatusBadRequest, queryapi.ErrorBody{Code: queryapi.CodeBadRequest, Message: err.Error()})
 	case errors.Is(err, app.ErrNotFound):
-		return respond(http.StatusNotFound, ErrorBody{Error: "not_found", Message: clean(err)})
+		return respond(http.StatusNotFound, queryapi.ErrorBody{Code: queryapi.CodeNotFound, Message: err.Error()})
 	}
 	// Store failures: the message may name table internals, so it goes to the log, not to the caller.
 	h.log.ErrorContext(ctx, "query failed", "route", req.RouteKey, "requestId", req.RequestContext.RequestID, "err", err)
-	return respond(http.StatusInternalServerError, ErrorBody{Error: "internal", Message: "internal error; request id " + req.RequestContext.RequestID})
+	return respond(http.StatusInternalServerError, queryapi.ErrorBody{Code: queryapi.CodeInternal,
+		Message: "internal error; request id " + req.RequestContext.RequestID})
 }
 
 func (h *Query) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (any, error) {
@@ -70,11 +71,12 @@ func (h *Query) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 	case RouteGrants:
 		return h.grants(ctx, qs, "")
 	case RouteKeyGrants:
-		key, err := url.PathUnescape(req.PathParameters["keyArn"]) // a no-op when API Gateway already decoded it
+		raw := req.PathParameters["keyArn"]
+		key, err := url.PathUnescape(raw) // a no-op when API Gateway already decoded it
 		if err != nil {
-			return nil, fmt.Errorf("%w: key %q is not percent-encoded correctly", app.ErrInvalid, req.PathParameters["keyArn"])
+			return nil, &app.InputError{Field: "key", Value: raw, Problem: "is not percent-encoded correctly"}
 		}
-		if _, err := app.ParseKeyARN(key); err != nil {
+		if _, err := param.KeyARN("key", key); err != nil {
 			return nil, err
 		}
 		return h.grants(ctx, qs, key)
@@ -82,70 +84,84 @@ func (h *Query) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 		if err := onlyParams(qs, "key"); err != nil {
 			return nil, err
 		}
-		id, err := app.ParseGrantID(req.PathParameters["grantId"])
+		id, err := param.GrantID("grant id", req.PathParameters["grantId"])
 		if err != nil {
 			return nil, err
 		}
 		key := ""
 		if v, ok := qs["key"]; ok {
-			if key, err = app.ParseKeyARN(v); err != nil {
+			if key, err = param.KeyARN("key", v); err != nil {
 				return nil, err
 			}
 		}
-		return h.app.History(ctx, id, key)
+		hist, err := h.app.History(ctx, id, key)
+		if err != nil {
+			return nil, err
+		}
+		return queryapi.NewGrantHistory(hist), nil
 	}
-	return nil, fmt.Errorf("%w: no route %q", app.ErrNotFound, req.RouteKey)
+	return nil, fmt.Errorf("route %q: %w", req.RouteKey, app.ErrNotFound)
 }
 
 // grants parses the filters of both list routes; pathKey is the key of /keys/{keyArn}/grants.
-func (h *Query) grants(ctx context.Context, qs map[string]string, pathKey string) (app.GrantList, error) {
+func (h *Query) grants(ctx context.Context, qs map[string]string, pathKey string) (queryapi.GrantList, error) {
 	allowed := []string{"kind", "state", "activeAt", "olderThan", "limit", "cursor"}
 	if pathKey == "" {
 		allowed = append(allowed, "key")
 	}
 	if err := onlyParams(qs, allowed...); err != nil {
-		return app.GrantList{}, err
+		return queryapi.GrantList{}, err
 	}
 	f := app.Filter{KeyARN: pathKey}
-	var errs []error
+	var probs param.Problems
+	var err error
 	if v, ok := qs["key"]; ok {
-		k, err := app.ParseKeyARN(v)
-		errs = append(errs, err)
-		f.KeyARN = k
+		f.KeyARN, err = param.KeyARN("key", v)
+		probs.Check(err)
 	}
 	if v, ok := qs["kind"]; ok {
-		k, err := app.ParseKind(v)
-		errs = append(errs, err)
-		f.Kind = k
+		f.Kind, err = param.Kind("kind", v)
+		probs.Check(err)
 	}
 	if v, ok := qs["state"]; ok {
-		s, err := app.ParseState(v)
-		errs = append(errs, err)
-		f.State = s
+		f.State, err = param.State("state", v)
+		probs.Check(err)
 	}
 	if v, ok := qs["activeAt"]; ok {
-		t, err := app.ParseTime("activeAt", v)
-		errs = append(errs, err)
-		f.ActiveAt = t
+		f.ActiveAt, err = param.Time("activeAt", v)
+		probs.Check(err)
 	}
 	if v, ok := qs["olderThan"]; ok {
-		d, err := app.ParseAge("olderThan", v)
-		errs = append(errs, err)
-		f.OlderThan = d
+		f.OlderThan, err = param.Age("olderThan", v)
+		probs.Check(err)
 	}
-	limit, err := app.ParseLimit(qs["limit"])
+	limit, err := param.Limit("limit", qs["limit"])
 	if v, ok := qs["limit"]; ok && v == "" {
-		err = fmt.Errorf("%w: limit is empty; give 1..100 or leave it out", app.ErrInvalid)
+		err = &app.InputError{Field: "limit", Problem: fmt.Sprintf("is empty; give %d..%d or leave it out", app.MinLimit, app.MaxLimit)}
 	}
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
-		return app.GrantList{}, err
+	probs.Check(err)
+	if err := probs.Err(); err != nil {
+		return queryapi.GrantList{}, err
 	}
-	_, hasCursor := qs["cursor"]
-	if hasCursor && qs["cursor"] == "" {
-		return app.GrantList{}, fmt.Errorf("%w: cursor is empty; leave it out for the first page", app.ErrInvalid)
+	now := h.now().UTC()
+	var from app.Position
+	if cursor, ok := qs["cursor"]; ok {
+		if cursor == "" {
+			return queryapi.GrantList{}, &app.InputError{Field: "cursor", Problem: "is empty; leave it out for the first page"}
+		}
+		if from, err = queryapi.DecodeToken(cursor, f, now); err != nil {
+			return queryapi.GrantList{}, err
+		}
 	}
-	return h.app.Grants(ctx, f, limit, qs["cursor"])
+	page, err := h.app.Grants(ctx, f, limit, from)
+	if err != nil {
+		return queryapi.GrantList{}, err
+	}
+	next := ""
+	if page.Next != nil {
+		next = queryapi.EncodeToken(*page.Next, f, now)
+	}
+	return queryapi.NewGrantList(page.Grants, next), nil
 }
 
 // onlyParams rejects parameters the route does not know, so a typo (activeat=) is not silently ignored.
@@ -160,17 +176,8 @@ func onlyParams(qs map[string]string, allowed ...string) error {
 		return nil
 	}
 	slices.Sort(unknown)
-	return fmt.Errorf("%w: unknown query parameter(s) %s; this route takes %s", app.ErrInvalid,
-		strings.Join(unknown, ", "), strings.Join(allowed, ", "))
-}
-
-// clean drops the package prefixes of sentinel errors from a message meant for API callers.
-func clean(err error) string {
-	msg := err.Error()
-	for _, p := range []string{"app: invalid query: ", "app: "} {
-		msg = strings.ReplaceAll(msg, p, "")
-	}
-	return strings.ReplaceAll(msg, "\n", "; ") // errors.Join puts one problem per line
+	return &app.InputError{Problem: fmt.Sprintf("unknown query parameter(s) %s; this route takes %s",
+		strings.Join(unknown, ", "), strings.Join(allowed, ", "))}
 }
 
 func respond(status int, v any) (events.APIGatewayV2HTTPResponse, error) {

@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/queryapi"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
@@ -52,7 +54,8 @@ func demoHandler(t *testing.T) *handler.Query {
 	if _, err := r.Finish(context.Background(), demoAt); err != nil {
 		t.Fatal(err)
 	}
-	return handler.NewQuery(app.NewQuery(mem, func() time.Time { return demoAt }, nil), quiet)
+	clock := func() time.Time { return demoAt }
+	return handler.NewQuery(app.NewQuery(mem, clock), quiet, clock)
 }
 
 // request builds an HTTP API payload 2.0 request for a route.
@@ -74,7 +77,7 @@ func apiSample(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	return req
 }
 
-// serve runs one request and checks the response against api/openapi.yaml.
+// serve runs one request and checks the request and the response against api/openapi.yaml.
 func serve(t *testing.T, h *handler.Query, o *openAPI, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	resp, err := h.Handle(context.Background(), req)
@@ -84,10 +87,10 @@ func serve(t *testing.T, h *handler.Query, o *openAPI, req events.APIGatewayV2HT
 	if ct := resp.Headers["Content-Type"]; ct != "application/json" {
 		t.Errorf("Content-Type = %q; want application/json", ct)
 	}
-	// Every response of a documented route must match the document (an unknown route has none).
+	// Every exchange on a documented route must match the document (an unknown route has none).
 	switch req.RouteKey {
 	case handler.RouteGrants, handler.RouteGrant, handler.RouteKeyGrants:
-		o.checkResponse(t, strings.TrimPrefix(req.RouteKey, "GET "), "GET", resp.StatusCode, resp.Body)
+		o.checkExchange(t, req, resp)
 	}
 	return resp
 }
@@ -140,6 +143,15 @@ func TestQueryRoutes(t *testing.T) {
 		{name: "older than days", req: request(handler.RouteGrants, nil, map[string]string{"olderThan": "2d"}), status: 200,
 			wantInBody: []string{`"grantId":"0701`, `"grantId":"0802`}},
 		{name: "unknown route", req: request("POST /grants", nil, nil), status: 404},
+		// Every key ARN ingest records can be asked about: AWS's sample key ids, every partition.
+		{name: "sample key id", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": url.PathEscape("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456SAMPLE")}, nil), status: 200,
+			wantInBody: []string{`"grants":[]`}},
+		{name: "aws-iso-f key", req: request(handler.RouteGrants, nil, map[string]string{"key": "arn:aws-iso-f:kms:us-isof-south-1:111122223333:key/1234abcd-12ab-34cd-56ef-010000000001"}), status: 200},
+		// Tokens are not signed: one anyone can make is refused by the store when its position is not the query's.
+		{name: "minted cursor on another key", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": enc}, map[string]string{"cursor": mintedCursor(t, key01, `{"pk":"KEY#`+key12+`","sk":"GRANT#x"}`)}), status: 400,
+			wantInBody: []string{"invalid cursor: position belongs to another key"}},
+		{name: "messages carry no package names", req: apiSample(t, "get-grants-bad-input.json"), status: 400,
+			wantInBody: []string{`"message":"key \"alias/my-key\" is not`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,17 +168,32 @@ func TestQueryRoutes(t *testing.T) {
 	}
 }
 
+// mintedCursor makes a well-formed token for the key route of key, pointing at pos, as any caller could: it takes the
+// filter hash from a token the API issued for the same question.
+func mintedCursor(t *testing.T, key, pos string) string {
+	t.Helper()
+	issued := queryapi.EncodeToken(app.Position{After: "{}"}, app.Filter{KeyARN: key}, demoAt)
+	b, _ := base64.RawURLEncoding.DecodeString(issued)
+	var w map[string]any
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	w["p"] = pos
+	b, _ = json.Marshal(w)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // TestQueryPagination walks the API page by page, as a client does, and compares with one big page.
 func TestQueryPagination(t *testing.T) {
 	h := demoHandler(t)
 	o := loadOpenAPI(t)
-	list := func(qs map[string]string) app.GrantList {
+	list := func(qs map[string]string) queryapi.GrantList {
 		t.Helper()
 		resp := serve(t, h, o, request(handler.RouteGrants, nil, qs))
 		if resp.StatusCode != 200 {
 			t.Fatalf("%v: status %d %s", qs, resp.StatusCode, resp.Body)
 		}
-		var l app.GrantList
+		var l queryapi.GrantList
 		if err := json.Unmarshal([]byte(resp.Body), &l); err != nil {
 			t.Fatal(err)
 		}
@@ -217,8 +244,8 @@ func TestQueryPagination(t *testing.T) {
 // failingQuerier stands for a store that cannot be read.
 type failingQuerier struct{}
 
-func (failingQuerier) Grants(context.Context, app.Filter, int, string) (app.GrantList, error) {
-	return app.GrantList{}, errors.New("store: query grants: operation error DynamoDB: Query, https response error StatusCode: 500")
+func (failingQuerier) Grants(context.Context, app.Filter, int, app.Position) (app.Listing, error) {
+	return app.Listing{}, errors.New("store: query grants: operation error DynamoDB: Query, https response error StatusCode: 500")
 }
 
 func (failingQuerier) History(context.Context, string, string) (app.GrantHistory, error) {
@@ -228,7 +255,7 @@ func (failingQuerier) History(context.Context, string, string) (app.GrantHistory
 // TestQueryStoreFailure: a store failure is a 500 that names the request id, not the table's internals.
 func TestQueryStoreFailure(t *testing.T) {
 	var logs strings.Builder
-	h := handler.NewQuery(failingQuerier{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	h := handler.NewQuery(failingQuerier{}, slog.New(slog.NewJSONHandler(&logs, nil)), func() time.Time { return demoAt })
 	o := loadOpenAPI(t)
 	for _, req := range []events.APIGatewayV2HTTPRequest{
 		request(handler.RouteGrants, nil, nil),

@@ -48,8 +48,7 @@ func (h *Sweep) Handle(ctx context.Context, _ json.RawMessage) error {
 // metrics writes the sweep's CloudWatch metrics as embedded-metric-format log lines (namespace grantwatch):
 // ActiveGrants by Kind, AlertsRaised and AlertsResolved by Type, MaxActiveGrantsPerKey against the quota.
 func (h *Sweep) metrics(ctx context.Context, rep app.SweepReport) {
-	kinds := []lifecycle.Kind{lifecycle.Primary, lifecycle.Secondary, lifecycle.DataAutomation, lifecycle.KnowledgeBase, lifecycle.OtherBedrock}
-	for _, k := range kinds {
+	for _, k := range app.Kinds {
 		emit(ctx, h.log, "ActiveGrants", "Kind", string(k), rep.ActiveByKind[k])
 	}
 	emit(ctx, h.log, "MaxActiveGrantsPerKey", "", "", rep.BusiestCount)

@@ -167,7 +167,7 @@ func TestReaderIssuesNoScan(t *testing.T) {
 	proxyURL, calls := testenv.CountingProxy(t)
 	cfg := testenv.AWSConfig()
 	cfg.BaseEndpoint = &proxyURL
-	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(cfg), tableName), func() time.Time { return demoAt }, nil)
+	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(cfg), tableName), func() time.Time { return demoAt })
 	ctx := t.Context()
 	if _, err := q.AllGrants(ctx, app.Filter{ActiveAt: demoAt.Add(-30 * time.Hour)}, 1000); err != nil {
 		t.Fatal(err)

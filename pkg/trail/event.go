@@ -169,15 +169,8 @@ func (r Record) keyARN(reqKeyID, respKeyID string) string {
 	return ""
 }
 
-// isKeyARN reports whether s is a KMS key ARN, arn:<partition>:kms:<region>:<account>:key/<key id>; alias ARNs are not.
-func isKeyARN(s string) bool {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
-		return false
-	}
-	id, ok := strings.CutPrefix(parts[5], "key/")
-	return ok && isToken(parts[1]) && isToken(parts[3]) && isToken(parts[4]) && isToken(id)
-}
+// isKeyARN reports whether s is a KMS key ARN. The one definition is lifecycle's, which queries use too.
+func isKeyARN(s string) bool { return lifecycle.IsKeyARN(s) }
 
 // isToken reports whether s can be one part of an ARN: not empty, no separator, space or control character.
 func isToken(s string) bool {

@@ -1,0 +1,140 @@
+// Package param parses what callers type (CLI flags, HTTP query and path parameters, Lambda event fields) into the
+// values the use cases take. Every problem is an *app.InputError that names the field as the caller wrote it, so
+// the CLI and the HTTP API report bad input in the same words. pkg/handler and cmd/grantwatch both use it.
+package param
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+)
+
+// ExampleKeyARN is the key ARN messages show as the expected shape.
+const ExampleKeyARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+// KeyARN accepts a full KMS key ARN, exactly those lifecycle.IsKeyARN accepts, so that every key ingest records
+// can be asked about. An alias or a bare key id is refused: grants are recorded by key ARN.
+func KeyARN(field, s string) (string, error) {
+	if !lifecycle.IsKeyARN(s) {
+		return "", &app.InputError{Field: field, Value: s, Problem: "is not a KMS key ARN such as " + ExampleKeyARN}
+	}
+	return s, nil
+}
+
+// GrantIDPattern admits what KMS grant ids look like (64 hex characters in AWS, 8 in moto) with room to spare.
+// api/openapi.yaml declares the same pattern.
+const GrantIDPattern = `^[A-Za-z0-9_-]{1,128}$`
+
+var grantID = regexp.MustCompile(GrantIDPattern)
+
+// GrantID checks a grant id.
+func GrantID(field, s string) (string, error) {
+	if !grantID.MatchString(s) {
+		return "", &app.InputError{Field: field, Value: s, Problem: "is not a KMS grant id (letters, digits, - and _, at most 128)"}
+	}
+	return s, nil
+}
+
+// Kind accepts one of app.Kinds by name.
+func Kind(field, s string) (lifecycle.Kind, error) {
+	if k := lifecycle.Kind(s); slices.Contains(app.Kinds, k) {
+		return k, nil
+	}
+	return "", &app.InputError{Field: field, Value: s, Problem: "is not one of " + join(app.Kinds)}
+}
+
+// State accepts one of app.States by name.
+func State(field, s string) (lifecycle.State, error) {
+	if st := lifecycle.State(s); slices.Contains(app.States, st) {
+		return st, nil
+	}
+	return "", &app.InputError{Field: field, Value: s, Problem: "is not one of " + join(app.States) +
+		` ("` + string(lifecycle.Gone) + `": no longer listed by KMS, and no RetireGrant or RevokeGrant recorded)`}
+}
+
+func join[T ~string](values []T) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Time accepts an RFC 3339 time and returns it in UTC. It is the one parser of times people and callers give.
+func Time(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, &app.InputError{Field: field, Value: s, Problem: "is not an RFC 3339 time such as 2024-06-01T00:00:00Z"}
+	}
+	return t.UTC(), nil
+}
+
+// maxAgeDays bounds ages given in days (a century), so that the duration cannot overflow.
+const maxAgeDays = 36500
+
+// Age accepts a positive Go duration (36h, 90m) or a number of days (30d).
+func Age(field, s string) (time.Duration, error) {
+	bad := &app.InputError{Field: field, Value: s, Problem: "is not a positive duration such as 24h, 90m or 30d"}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > maxAgeDays {
+			return 0, bad
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// Limit accepts a page size in app.MinLimit..app.MaxLimit; empty gives app.DefaultLimit.
+func Limit(field, s string) (int, error) {
+	if s == "" {
+		return app.DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < app.MinLimit || n > app.MaxLimit {
+		return 0, &app.InputError{Field: field, Value: s, Problem: fmt.Sprintf("is out of range %d..%d", app.MinLimit, app.MaxLimit)}
+	}
+	return n, nil
+}
+
+// Problems gathers the input errors of one request or command line, so that all of them are reported at once.
+type Problems []error
+
+// Check adds err unless it is nil.
+func (p *Problems) Check(err error) {
+	if err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// Err returns nil, the one problem, or all of them as one error; errors.Is and errors.As see each of them.
+func (p Problems) Err() error {
+	switch len(p) {
+	case 0:
+		return nil
+	case 1:
+		return p[0]
+	}
+	return p
+}
+
+// Error lists the problems on one line, each as its own error says it.
+func (p Problems) Error() string {
+	msgs := make([]string, len(p))
+	for i, err := range p {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (p Problems) Unwrap() []error { return p }

@@ -1,0 +1,122 @@
+package param_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func() error
+		ok   bool
+	}{
+		{"key arn", func() error { _, err := param.KeyARN("key", param.ExampleKeyARN); return err }, true},
+		{"multi-region key arn", func() error {
+			_, err := param.KeyARN("key", "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab")
+			return err
+		}, true},
+		// What ingest records must be queryable: AWS's sample key ids, every partition.
+		{"sample key id", func() error {
+			_, err := param.KeyARN("key", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456SAMPLE")
+			return err
+		}, true},
+		{"aws-iso-f partition", func() error {
+			_, err := param.KeyARN("key", "arn:aws-iso-f:kms:us-isof-south-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+			return err
+		}, true},
+		{"alias", func() error { _, err := param.KeyARN("key", "arn:aws:kms:us-east-1:111122223333:alias/x"); return err }, false},
+		{"bare key id", func() error { _, err := param.KeyARN("key", "1234abcd-12ab-34cd-56ef-010000000001"); return err }, false},
+		{"kind", func() error { _, err := param.Kind("kind", "secondary"); return err }, true},
+		{"bad kind", func() error { _, err := param.Kind("kind", "Secondary"); return err }, false},
+		{"state", func() error { _, err := param.State("state", "revoked"); return err }, true},
+		{"bad state", func() error { _, err := param.State("state", "closed"); return err }, false},
+		{"reconciled state", func() error { _, err := param.State("state", "ended"); return err }, true},
+		{"time", func() error { _, err := param.Time("at", "2024-05-30T10:30:00+02:00"); return err }, true},
+		{"bad time", func() error { _, err := param.Time("at", "2024-05-30"); return err }, false},
+		{"age days", func() error { _, err := param.Age("a", "30d"); return err }, true},
+		{"age hours", func() error { _, err := param.Age("a", "36h"); return err }, true},
+		{"negative age", func() error { _, err := param.Age("a", "-1h"); return err }, false},
+		{"zero days", func() error { _, err := param.Age("a", "0d"); return err }, false},
+		{"too many days", func() error { _, err := param.Age("a", "36501d"); return err }, false},
+		{"limit 1", func() error { _, err := param.Limit("limit", "1"); return err }, true},
+		{"limit 100", func() error { _, err := param.Limit("limit", "100"); return err }, true},
+		{"limit 0", func() error { _, err := param.Limit("limit", "0"); return err }, false},
+		{"limit 101", func() error { _, err := param.Limit("limit", "101"); return err }, false},
+		{"limit x", func() error { _, err := param.Limit("limit", "x"); return err }, false},
+		{"grant id", func() error { _, err := param.GrantID("grant id", "0101ea75"); return err }, true},
+		{"grant id with slash", func() error { _, err := param.GrantID("grant id", "a/b"); return err }, false},
+	}
+	for _, tt := range tests {
+		err := tt.fn()
+		if tt.ok && err != nil {
+			t.Errorf("%s: error %v; want nil", tt.name, err)
+		}
+		var ie *app.InputError
+		if !tt.ok && (!errors.Is(err, app.ErrInvalid) || !errors.As(err, &ie) || ie.Field == "") {
+			t.Errorf("%s: error %v; want an *app.InputError naming its field", tt.name, err)
+		}
+	}
+}
+
+func TestValues(t *testing.T) {
+	if n, err := param.Limit("limit", ""); n != app.DefaultLimit || err != nil {
+		t.Errorf(`Limit("") = %d, %v; want the default`, n, err)
+	}
+	if d, _ := param.Age("a", "2d"); d != 48*time.Hour {
+		t.Errorf(`Age("2d") = %v; want 48h`, d)
+	}
+	at, _ := param.Time("at", "2024-05-30T10:30:00+02:00")
+	if at.Location() != time.UTC || !at.Equal(time.Date(2024, 5, 30, 8, 30, 0, 0, time.UTC)) {
+		t.Errorf("Time = %v; want 08:30 UTC", at)
+	}
+	if st, _ := param.State("state", "ended"); st != lifecycle.Gone {
+		t.Errorf(`State("ended") = %q; want lifecycle.Gone`, st)
+	}
+}
+
+// TestMessages: the words people read, with the field as they wrote it and no package prefix.
+func TestMessages(t *testing.T) {
+	_, errKey := param.KeyARN("--key", "alias/x")
+	_, errKind := param.Kind("kind", "tertiary")
+	_, errState := param.State("state", "closed")
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{errKey, `--key "alias/x" is not a KMS key ARN such as arn:aws:kms:`},
+		{errKind, `kind "tertiary" is not one of primary, secondary, knowledge-base, data-automation, other-bedrock`},
+		{errState, `state "closed" is not one of active, retired, revoked, ended ("ended": no longer listed by KMS`},
+	} {
+		if !strings.HasPrefix(tt.err.Error(), tt.want) {
+			t.Errorf("message %q; want it to start with %q", tt.err, tt.want)
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	var p param.Problems
+	if p.Err() != nil {
+		t.Fatal("no problems is not an error")
+	}
+	_, e1 := param.Time("activeAt", "yesterday")
+	_, e2 := param.Limit("limit", "500")
+	p.Check(nil)
+	p.Check(e1)
+	if p.Err() != e1 {
+		t.Errorf("one problem: %v; want it as it is", p.Err())
+	}
+	p.Check(e2)
+	err := p.Err()
+	want := `activeAt "yesterday" is not an RFC 3339 time such as 2024-06-01T00:00:00Z; limit "500" is out of range 1..100`
+	var ie *app.InputError
+	if err.Error() != want || !errors.Is(err, app.ErrInvalid) || !errors.As(err, &ie) || ie.Field != "activeAt" {
+		t.Errorf("two problems: %q; want %q, ErrInvalid, the first InputError", err, want)
+	}
+}
