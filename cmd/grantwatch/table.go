@@ -33,6 +33,6 @@ func newTableCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "table", "", "table name")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, newMigrateCmd())
 	return cmd
 }

@@ -306,3 +306,18 @@ func earliest(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// RebuildMeta recomputes the meta record from the loaded grants, which must be all of the key's (ScopeAll): its
+// primaries from the working set's, its archive summary from the archived ones. For a store converting data written
+// before the meta record existed.
+func (k *Key) RebuildMeta() Result {
+	r := Result{Outcome: Applied, MetaChanged: true}
+	k.Meta.Archive = ArchiveSummary{}
+	for _, g := range k.Grants {
+		if g.Archived {
+			k.Meta.Archive.add(g)
+		}
+	}
+	k.syncMeta(&r, nil)
+	return r
+}

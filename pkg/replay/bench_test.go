@@ -1,17 +1,21 @@
 package replay_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
@@ -104,4 +108,57 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// oneKeyFile writes, as JSON Lines, one key's primary and n secondaries that are each created, used once by the
+// Bedrock service and retired, a minute apart: 1 + 3n events.
+func oneKeyFile(tb testing.TB, n int) string {
+	tb.Helper()
+	evs := workload(1, n)
+	path := filepath.Join(tb.TempDir(), fmt.Sprintf("one-key-%d.jsonl", n))
+	if err := os.WriteFile(path, append(bytes.Join(evs, []byte("\n")), '\n'), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// replayFile runs what `grantwatch replay --json --at` runs on one file, in memory.
+func replayFile(tb testing.TB, path string, at time.Time) replay.Report {
+	tb.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now).WithSweepTime(at))
+	if err := r.Paths(context.Background(), []string{path}); err != nil {
+		tb.Fatal(err)
+	}
+	rep, err := r.Finish(context.Background(), at)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rep
+}
+
+// TestReplayOfALongKey: one key with 3,000 created-used-retired secondaries (9,001 events) replays completely and
+// reports every grant. BenchmarkReplayOneKey measures what it costs.
+func TestReplayOfALongKey(t *testing.T) {
+	rep := replayFile(t, oneKeyFile(t, 3000), time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC))
+	if len(rep.Grants) != 3001 || rep.Stats.Events != 9001 || rep.Stats.Applied != 9001 {
+		t.Fatalf("replay reports %d grants and %+v; want 3,001 grants from 9,001 applied events", len(rep.Grants), rep.Stats)
+	}
+}
+
+// BenchmarkReplayOneKey: time per event of a replay of one key with 300 and with 3,000 secondaries (the goal: the
+// second costs at most 2x per event what the first does), in one run:
+//
+//	go test ./pkg/replay -run '^$' -bench ReplayOneKey -count 5
+func BenchmarkReplayOneKey(b *testing.B) {
+	at := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
+	for _, n := range []int{300, 3000} {
+		path := oneKeyFile(b, n)
+		b.Run(fmt.Sprintf("secondaries=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				replayFile(b, path, at)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(1+3*n), "ns/event")
+		})
+	}
 }

@@ -1,0 +1,116 @@
+package store
+
+// Migration from format 1 (v1.go) to FormatVersion. Format 1 kept every grant a key ever had under GRANT#<id> and no
+// meta record; Migrate rewrites each key's items in format 2, builds its meta record and moves the grants that
+// ended before the working set's horizon to the archive, key by key with the same conditional writes as SaveKey,
+// then stamps the table. It is idempotent: a key already in format 2 with a meta record is left alone, so a run that
+// stopped half way is finished by running it again. Run it with ingest stopped (the writes are conditional, so a
+// racing writer makes it fail, not lose data; run it again).
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+)
+
+// MigrateReport says what Migrate did (or, in a dry run, would do).
+type MigrateReport struct {
+	Table       string `json:"table"`
+	From        int    `json:"fromFormat"`
+	Keys        int    `json:"keysConverted"`
+	KeysCurrent int    `json:"keysAlreadyCurrent"`
+	Grants      int    `json:"grantsRewritten"`
+	Archived    int    `json:"grantsArchived"`
+	DryRun      bool   `json:"dryRun,omitempty"`
+}
+
+// Migrate converts the table to FormatVersion at time now (which, with cfg, decides what is archived). A table
+// already stamped with FormatVersion is left as it is; one of a newer format is a *FormatError.
+func Migrate(ctx context.Context, api CheckedAPI, table string, now time.Time, cfg lifecycle.Config, dryRun bool) (MigrateReport, error) {
+	rep := MigrateReport{Table: table, DryRun: dryRun}
+	f, empty, err := Format(ctx, api, table)
+	if err != nil {
+		return rep, err
+	}
+	rep.From = f
+	switch {
+	case f > FormatVersion:
+		return rep, &FormatError{Table: table, Format: f}
+	case f == FormatVersion && !empty:
+		return rep, nil // stamped: every key was converted
+	}
+	keys, current, err := keysToMigrate(ctx, api, table)
+	if err != nil {
+		return rep, err
+	}
+	rep.KeysCurrent = current
+	tbl := New(api, table)
+	horizon := now.Add(-cfg.Retention())
+	for _, arn := range keys {
+		k, err := tbl.LoadKey(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeAll})
+		if err != nil {
+			return rep, fmt.Errorf("store: migrate key %s: %w", arn, err)
+		}
+		r := k.RebuildMeta()
+		r.Changed = slices.Sorted(maps.Keys(k.Grants))
+		r.UsageChanged = k.Usage.Version > 0
+		r = lifecycle.MergeResult(r, k.Settle(r, horizon))
+		rep.Keys++
+		rep.Grants += len(r.Changed)
+		rep.Archived += len(r.Moved)
+		if dryRun {
+			continue
+		}
+		if err := tbl.SaveKey(ctx, k, r); err != nil {
+			return rep, fmt.Errorf("store: migrate key %s: %w (run the migration again)", arn, err)
+		}
+	}
+	if dryRun {
+		return rep, nil
+	}
+	if err := stampFormat(ctx, api, table); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// keysToMigrate lists, sorted, the keys with an item of format 1 or without a meta record, and counts the others.
+// One Scan of the item keys and formats: the migration is the one operation that must see every item.
+func keysToMigrate(ctx context.Context, api dynamodb.ScanAPIClient, table string) ([]string, int, error) {
+	old, hasMeta := map[string]bool{}, map[string]bool{}
+	pages := dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table),
+		ProjectionExpression: aws.String("pk, sk, fv")})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: list the items of table %s: %w", table, err)
+		}
+		for _, item := range out.Items {
+			arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix)
+			if !ok {
+				continue
+			}
+			old[arn] = old[arn] || formatOf(item) != FormatVersion
+			hasMeta[arn] = hasMeta[arn] || stringAttr(item, "sk") == metaSK
+		}
+	}
+	var keys []string
+	current := 0
+	for arn := range old {
+		if old[arn] || !hasMeta[arn] {
+			keys = append(keys, arn)
+		} else {
+			current++
+		}
+	}
+	slices.Sort(keys)
+	return keys, current, nil
+}
