@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,7 @@ func newReplayCmd() *cobra.Command {
 		at     string
 		maxAge time.Duration
 		table  string
-		topic  string // issue 3: publish alerts like the functions do (sweep.go)
+		topic  string // publish alerts like the functions do (sweep.go)
 	)
 	cmd := &cobra.Command{
 		Use:   "replay [--json] [--at RFC3339] [--secondary-max-age DURATION] [--table NAME] PATH...",
@@ -61,7 +62,7 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			// Alerts go to the report, not to a log: stderr stays quiet unless something is wrong.
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			svc := app.New(st, alert.Discard{}, rules, log, time.Now)
-			if topic != "" { // issue 3: claim and publish alerts through SNS, as IngestFunction and SweepFunction do
+			if topic != "" { // claim and publish alerts through SNS, as IngestFunction and SweepFunction do
 				n, err := snsNotifier(cmd, topic)
 				if err != nil {
 					return err
@@ -70,12 +71,16 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			}
 			r := replay.New(svc)
 			if err := r.Paths(cmd.Context(), paths); err != nil {
+				if errors.Is(err, replay.ErrNoInput) {
+					return usageError("%v", err)
+				}
 				return err
 			}
 			rep, err := r.Finish(cmd.Context(), sweepAt)
 			if err != nil {
 				return err
 			}
+			noteInputs(cmd.ErrOrStderr(), rep.Inputs)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -98,6 +103,18 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 	f.StringVar(&table, "table", "", "DynamoDB table to use instead of memory (AWS_ENDPOINT_URL is honoured)")
 	f.StringVar(&topic, "topic", "", "SNS topic ARN: publish each alert once, as the functions do (default: report only)")
 	return cmd
+}
+
+// noteInputs names on stderr what the replay passed over, so that nothing is left out silently.
+func noteInputs(w io.Writer, in *replay.Inputs) {
+	if in == nil {
+		return
+	}
+	for _, f := range in.Skipped {
+		fmt.Fprintf(w, "replay: skipped %s: not *.json, *.jsonl, *.json.gz or *.jsonl.gz\n", f)
+	}
+	fmt.Fprintf(w, "replay: %d files read; passed over: %d skipped, %d digest files, %d filtered out; %d Insights records ignored\n",
+		in.Files, in.SkippedFiles, in.DigestFiles, in.Filtered, in.InsightsRecords)
 }
 
 func replayStore(cmd *cobra.Command, table string) (app.Store, error) {

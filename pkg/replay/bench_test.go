@@ -74,7 +74,7 @@ func workload(keys, secondariesPerKey int) [][]byte {
 	return out
 }
 
-// BenchmarkIngest measures decode + classify + apply through the ingest use case on the in-memory store, one event
+// BenchmarkIngest measures decode and classify (trail.Classify) + apply through the ingest use case on the in-memory store, one event
 // per op. Run with -cpu 1 for a per-core figure.
 func BenchmarkIngest(b *testing.B) {
 	events := workload(64, 16) // 64 keys, 16 secondaries each: 3,136 events
@@ -90,15 +90,11 @@ func BenchmarkIngest(b *testing.B) {
 			b.StartTimer()
 		}
 		raw := events[i%len(events)]
-		rec, err := trail.FromEventBridge(raw)
-		if err != nil {
-			b.Fatal(err)
+		d := trail.Classify(raw)
+		if d.Class != trail.KMSEvent {
+			b.Fatal(d.Err)
 		}
-		ev, err := rec.Event()
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := svc.Ingest(ctx, ev)
+		r, err := svc.Ingest(ctx, d.Event)
 		if err != nil || r.Outcome != lifecycle.Applied {
 			b.Fatalf("event %d: %s %v", i, r.Outcome, err)
 		}
