@@ -189,6 +189,13 @@ func (r *Replayer) Paths(ctx context.Context, paths []string) error {
 	})
 }
 
+// Listed counts what an archive listing passed over: objects a walk does not read, and digest files.
+func (r *Replayer) Listed(skipped []string, digests int) {
+	r.inputs.SkippedFiles += len(skipped)
+	r.inputs.Skipped = append(r.inputs.Skipped, skipped...)
+	r.inputs.DigestFiles += digests
+}
+
 // Inputs reads and applies each input in order. Files that a CloudTrail archive layout names as digest files are
 // counted, not read; the Filter leaves out files by their place in the layout.
 func (r *Replayer) Inputs(ctx context.Context, inputs iter.Seq[Input]) error {

@@ -94,10 +94,14 @@ type ArchiveFilter struct {
 }
 
 // Account reports whether files of the account are selected.
-func (f ArchiveFilter) Account(a string) bool { return len(f.Accounts) == 0 || slices.Contains(f.Accounts, a) }
+func (f ArchiveFilter) Account(a string) bool {
+	return len(f.Accounts) == 0 || slices.Contains(f.Accounts, a)
+}
 
 // Region reports whether files of the Region are selected.
-func (f ArchiveFilter) Region(r string) bool { return len(f.Regions) == 0 || slices.Contains(f.Regions, r) }
+func (f ArchiveFilter) Region(r string) bool {
+	return len(f.Regions) == 0 || slices.Contains(f.Regions, r)
+}
 
 // Days returns the date range to read, UTC midnights (zero: unbounded).
 func (f ArchiveFilter) Days() (first, last time.Time) {
