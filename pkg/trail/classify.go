@@ -203,6 +203,11 @@ func (w *walker) embedded(u unit) examined {
 		x.noRaw = true
 		return x
 	}
+	if u == unitLogEvent && bytes.HasPrefix(text, []byte("CWL CONTROL MESSAGE")) {
+		// The test message of a CONTROL_MESSAGE payload whose messageType came after its logEvents.
+		d := Decision{Class: Ignored, Err: &Error{Reason: what + ": CloudWatch Logs control message", Err: ErrIgnored}}
+		return examined{d: d, err: d.Err, noRaw: true}
+	}
 	inner := newWalker(text)
 	defer inner.release()
 	var r Record

@@ -3,6 +3,7 @@ package trail
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -394,9 +395,9 @@ func (p *producer) damaged(err error) bool {
 		where += ", in " + string(se.JSONPointer)
 	}
 	where += ")"
-	if se == nil {
+	if p.in.err != nil || se == nil {
 		// The reader failed (a truncated or corrupt gzip stream, an I/O error): nothing after it can be read.
-		p.emit(chunk{err: &Error{Reason: "unreadable input " + where, Err: errors.Unwrap(err)}})
+		p.emit(chunk{err: &Error{Reason: "unreadable input " + where, Err: cmp.Or(p.in.err, err)}})
 		p.any = true
 		return false
 	}
@@ -462,17 +463,20 @@ func (p *producer) flush() {
 	}
 }
 
-// counter counts the bytes and newlines read through it, for line numbers in errors.
+// counter counts the newlines read through it, for line numbers in errors, and keeps the reader's own failure
+// apart from the JSON's.
 type counter struct {
 	r     io.Reader
-	n     int64
 	lines int64
+	err   error // the first error of r other than io.EOF
 }
 
 func (c *counter) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
-	c.n += int64(n)
-	c.lines += int64(bytes.Count(b[:n], []byte("\n")))
+	c.lines += int64(bytes.Count(b[:n], newline))
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
