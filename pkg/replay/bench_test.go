@@ -1,6 +1,8 @@
 package replay_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/trailgen"
+
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
@@ -100,4 +105,58 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// mixedTrail is a gzipped CloudTrail log file of about 8 MB of records, 5 % of them Bedrock KMS records, as a
+// trail that logs every service writes it (internal/trailgen), and its size decompressed.
+func mixedTrail(b *testing.B) (gz []byte, size int) {
+	b.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	n, err := io.Copy(w, trailgen.Reader(8<<20, 5))
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes(), int(n)
+}
+
+// BenchmarkMixedTrail compares a replay of a realistic mixed trail (gunzip, stream, skip what cannot matter, decode
+// and apply the KMS records, sweep, report) with the floor of any reader of the same file: gunzip plus json.Valid
+// over the decompressed bytes, on one core. Run both in one go (BENCHMARKS.md) and divide the times.
+func BenchmarkMixedTrail(b *testing.B) {
+	gz, size := mixedTrail(b)
+	b.Run("floor-gunzip+json.Valid", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		for b.Loop() {
+			zr, err := gzip.NewReader(bytes.NewReader(gz))
+			if err != nil {
+				b.Fatal(err)
+			}
+			data, err := io.ReadAll(zr)
+			if err != nil || !json.Valid(data) {
+				b.Fatalf("gunzip: %v", err)
+			}
+		}
+	})
+	b.Run("replay", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		ctx := context.Background()
+		for b.Loop() {
+			r := replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now))
+			in := replay.Input{Name: "trail.json.gz", Open: func(context.Context) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(gz)), nil
+			}}
+			if err := r.Inputs(ctx, func(yield func(replay.Input) bool) { yield(in) }); err != nil {
+				b.Fatal(err)
+			}
+			rep, err := r.Finish(ctx, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+			if err != nil || rep.Stats.Rejected > 0 || rep.Stats.Applied == 0 {
+				b.Fatalf("replay: %v, stats %+v", err, rep.Stats)
+			}
+		}
+	})
 }

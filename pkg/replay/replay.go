@@ -162,24 +162,19 @@ func Files(paths []string) (files, skipped []string, errs []InputError) {
 	return slices.Compact(files), slices.Compact(skipped), errs
 }
 
-// Paths reads and applies every file under paths. Only a store failure stops it; bad input is counted and kept. It
-// returns a *NoInputError when the paths that exist hold no file to read.
+// Paths reads and applies every file under paths. Only a store failure stops it; bad input is counted and kept (a
+// path that cannot be read among others is rejected). It returns a *NoInputError when the paths hold no file to
+// read at all.
 func (r *Replayer) Paths(ctx context.Context, paths []string) error {
 	files, skipped, errs := Files(paths)
+	if len(files) == 0 {
+		return &NoInputError{Paths: paths}
+	}
 	for _, e := range errs {
 		r.reject(e.Source, errors.New(e.Error))
 	}
 	r.inputs.SkippedFiles += len(skipped)
 	r.inputs.Skipped = append(r.inputs.Skipped, skipped...)
-	if len(files) == 0 && len(errs) < len(paths) {
-		var empty []string
-		for _, p := range paths {
-			if _, err := os.Stat(p); err == nil {
-				empty = append(empty, p)
-			}
-		}
-		return &NoInputError{Paths: empty}
-	}
 	return r.Inputs(ctx, func(yield func(Input) bool) {
 		for _, f := range files {
 			if !yield(Input{Name: f, Open: func(context.Context) (io.ReadCloser, error) { return os.Open(f) }}) {

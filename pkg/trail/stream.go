@@ -185,7 +185,7 @@ type producer struct {
 }
 
 func (p *producer) run(r io.Reader) {
-	src, err := unpack(r)
+	src, err := unpack(p.ctx, r)
 	if err != nil {
 		p.emit(chunk{err: &Error{Reason: "unreadable input", Err: err}})
 		p.flush()
@@ -198,15 +198,16 @@ func (p *producer) run(r io.Reader) {
 	p.flush()
 }
 
-// unpack undoes gzip (by its magic bytes) and a UTF-8 byte order mark some editors write.
-func unpack(r io.Reader) (io.Reader, error) {
+// unpack undoes gzip (by its magic bytes) and a UTF-8 byte order mark some editors write. Gunzip runs on a
+// goroutine of its own, so that it and the JSON reading use two cores.
+func unpack(ctx context.Context, r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		br = bufio.NewReaderSize(gz, 64<<10)
+		br = bufio.NewReaderSize(ahead(ctx, gz), 64<<10)
 	}
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		_, _ = br.Discard(3)
@@ -353,7 +354,7 @@ func (p *producer) elements(u unit) error {
 
 // nested reads the gzipped payload of an awslogs event as a stream of its own.
 func (p *producer) nested(data []byte) {
-	src, err := unpack(bytes.NewReader(data))
+	src, err := unpack(p.ctx, bytes.NewReader(data))
 	if err != nil {
 		p.emit(chunk{err: &Error{Reason: "CloudWatch Logs subscription event: undecodable awslogs.data", Err: err}})
 		return
@@ -553,4 +554,59 @@ func (p *pushback) skipLine() (n int64, ok bool) {
 		p.pending = nil
 	}
 	return n, false
+}
+
+// ahead reads r on a goroutine of its own, a few chunks ahead of the caller. The goroutine ends at the end of r
+// or when ctx is done.
+func ahead(ctx context.Context, r io.Reader) io.Reader {
+	const chunkSize, inFlight = 256 << 10, 4
+	chunks := make(chan aheadChunk, inFlight)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, chunkSize)
+			n := 0
+			var err error
+			for n < len(buf) && err == nil {
+				var m int
+				m, err = r.Read(buf[n:])
+				n += m
+			}
+			select {
+			case chunks <- aheadChunk{buf[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return &aheadReader{chunks: chunks}
+}
+
+type aheadChunk struct {
+	data []byte
+	err  error
+}
+
+type aheadReader struct {
+	chunks <-chan aheadChunk
+	cur    aheadChunk
+}
+
+func (a *aheadReader) Read(b []byte) (int, error) {
+	for len(a.cur.data) == 0 {
+		if a.cur.err != nil {
+			return 0, a.cur.err
+		}
+		c, ok := <-a.chunks
+		if !ok {
+			return 0, io.ErrUnexpectedEOF // the reader was stopped before the end
+		}
+		a.cur = c
+	}
+	n := copy(b, a.cur.data)
+	a.cur.data = a.cur.data[n:]
+	return n, nil
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/trailgen"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
@@ -241,4 +243,31 @@ func TestReadDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadMemoryIsFlat streams a 96 MB log file, generated as it is read, and checks that the heap never holds
+// a large part of it: records are decoded and handed out as they are read (BENCHMARKS.md has the RSS of 50 MB to
+// 1 GB files through the CLI).
+func TestReadMemoryIsFlat(t *testing.T) {
+	const size, limit = 96 << 20, 40 << 20
+	var peak uint64
+	var ms runtime.MemStats
+	n := 0
+	err := trail.Read(context.Background(), "big.json", trailgen.Reader(size, 5), func(it trail.Item) error {
+		if n++; n%2048 == 0 {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+		if it.Decision.Class == trail.Rejected {
+			return it.Decision.Err
+		}
+		return nil
+	})
+	if err != nil || n < 50000 {
+		t.Fatalf("Read() = %v after %d records", err, n)
+	}
+	if peak > limit {
+		t.Errorf("heap in use peaked at %d MB reading a %d MB file; want under %d MB", peak>>20, size>>20, limit>>20)
+	}
+	t.Logf("%d records, heap in use peaked at %.1f MB", n, float64(peak)/(1<<20))
 }
