@@ -111,7 +111,7 @@ func TestReplayNothingToReadIsAUsageError(t *testing.T) {
 	bin := buildBin(t)
 	empty, notes := t.TempDir(), t.TempDir()
 	write(t, filepath.Join(notes, "README.txt"), []byte("x\n"))
-	for _, dir := range []string{empty, notes} {
+	for _, dir := range []string{empty, notes, filepath.Join(empty, "missing")} {
 		stdout, stderr, code := runBin(t, bin, "replay", "--json", "--at", at, dir)
 		if code != exitUsage || !strings.Contains(stderr, dir) || stdout != "" {
 			t.Errorf("replay %s: exit %d, stderr %q, stdout %q; want exit 2 naming the folder and no report", dir, code, stderr, stdout)

@@ -8,7 +8,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
 
-// Bedrock control-plane records and Bedrock's own job events (issue 3). No public CloudTrail record of these calls
+// Bedrock control-plane records and Bedrock's own job events. No public CloudTrail record of these calls
 // exists: the field names come from the Bedrock API reference (request and response syntax), which CloudTrail
 // copies into requestParameters and responseElements; path parameters (jobIdentifier, modelIdentifier) appear in
 // requestParameters under their API names. The samples in events/ are built that way.
