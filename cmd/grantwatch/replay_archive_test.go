@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/internal/trailgen"
 )
 
 // scenarioLogFile packs the CloudTrail records of one scenario folder as one CloudTrail log file
@@ -35,19 +35,6 @@ func scenarioLogFile(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func gzipBytes(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 func write(t *testing.T, path string, data []byte) {
@@ -85,8 +72,8 @@ func TestReplayGzipFolder(t *testing.T) {
 
 	dir := t.TempDir()
 	log := scenarioLogFile(t, name)
-	write(t, filepath.Join(dir, "a", "111122223333_CloudTrail_us-east-1_20240531T2035Z_abcdefgh12345678.json.gz"), gzipBytes(t, log))
-	write(t, filepath.Join(dir, "b", "renamed.json"), gzipBytes(t, log)) // gzip, whatever the name says
+	write(t, filepath.Join(dir, "a", "111122223333_CloudTrail_us-east-1_20240531T2035Z_abcdefgh12345678.json.gz"), trailgen.Gzip(log))
+	write(t, filepath.Join(dir, "b", "renamed.json"), trailgen.Gzip(log)) // gzip, whatever the name says
 	write(t, filepath.Join(dir, "notes.txt"), []byte("not a log\n"))
 	stdout, stderr, code := runBin(t, bin, "replay", "--json", "--at", at, dir)
 	if code != 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/grantwatch/grantwatch/internal/trailgen"
 	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
@@ -37,8 +38,8 @@ func TestReplayS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	objects := map[string][]byte{
-		"AWSLogs/o-exampleorgid/111122223333/CloudTrail/us-east-1/2024/05/31/111122223333_CloudTrail_us-east-1_20240531T2035Z_abcdefgh12345678.json.gz":                    gzipBytes(t, scenarioLogFile(t, name)),
-		"AWSLogs/o-exampleorgid/111122223333/CloudTrail-Digest/us-east-1/2024/05/31/111122223333_CloudTrail-Digest_us-east-1_org-trail_us-east-1_20240531T210000Z.json.gz": gzipBytes(t, []byte(`{"digestStartTime":"x","logFiles":[]}`)),
+		"AWSLogs/o-exampleorgid/111122223333/CloudTrail/us-east-1/2024/05/31/111122223333_CloudTrail_us-east-1_20240531T2035Z_abcdefgh12345678.json.gz":                    trailgen.Gzip(scenarioLogFile(t, name)),
+		"AWSLogs/o-exampleorgid/111122223333/CloudTrail-Digest/us-east-1/2024/05/31/111122223333_CloudTrail-Digest_us-east-1_org-trail_us-east-1_20240531T210000Z.json.gz": trailgen.Gzip([]byte(`{"digestStartTime":"x","logFiles":[]}`)),
 	}
 	for key, body := range objects {
 		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("trail-bucket"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {

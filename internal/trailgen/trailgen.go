@@ -7,6 +7,7 @@ package trailgen
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"time"
@@ -120,4 +121,13 @@ func (r *reader) kms(k int, at time.Time) {
 		`"type":"AWS::KMS::Key","ARN":"%s"}],"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333",`+
 		`"sharedEventID":"%s","eventCategory":"Management"}`,
 		identity, at.Format(time.RFC3339), name, params, response, extra, id(3, k), id(4, k), name == "Decrypt", key, id(5, k))
+}
+
+// Gzip compresses data as CloudTrail compresses its log files.
+func Gzip(data []byte) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	_, _ = w.Write(data) // writes to a bytes.Buffer cannot fail
+	_ = w.Close()
+	return b.Bytes()
 }

@@ -1,8 +1,6 @@
 package archive_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/grantwatch/grantwatch/internal/trailgen"
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -91,7 +90,7 @@ func trailArchive(t *testing.T) (archive, plain []file, insights, digests int) {
 			day := delivered.Format("2006/01/02")
 			days[day] = true
 			name := fmt.Sprintf("%s_CloudTrail_%s_%s_%016d.json.gz", account, region, delivered.Format("20060102T1504Z"), n)
-			archive = append(archive, file{fmt.Sprintf("AWSLogs/%s/%s/CloudTrail/%s/%s/%s", org, account, region, day, name), gz(t, body)})
+			archive = append(archive, file{fmt.Sprintf("AWSLogs/%s/%s/CloudTrail/%s/%s/%s", org, account, region, day, name), trailgen.Gzip(body)})
 			plain = append(plain, file{fmt.Sprintf("%04d-%s.json", n, filepath.Base(f)), body})
 		}
 	}
@@ -102,7 +101,7 @@ func trailArchive(t *testing.T) (archive, plain []file, insights, digests int) {
 			`"oldestEventTime":null,"previousDigestS3Bucket":null,"previousDigestS3Object":null,"previousDigestHashValue":null,`+
 			`"previousDigestHashAlgorithm":null,"previousDigestSignature":null,"logFiles":[]}`, account, day, day)
 		name := fmt.Sprintf("%s_CloudTrail-Digest_%s_org-trail_%s_%s.json.gz", account, region, region, stamp)
-		archive = append(archive, file{fmt.Sprintf("AWSLogs/%s/%s/CloudTrail-Digest/%s/%s/%s", org, account, region, day, name), gz(t, []byte(digest))})
+		archive = append(archive, file{fmt.Sprintf("AWSLogs/%s/%s/CloudTrail-Digest/%s/%s/%s", org, account, region, day, name), trailgen.Gzip([]byte(digest))})
 		digests++
 	}
 	insight := func(state string) string {
@@ -114,23 +113,10 @@ func trailArchive(t *testing.T) (archive, plain []file, insights, digests int) {
 	}
 	archive = append(archive,
 		file{fmt.Sprintf("AWSLogs/%s/%s/CloudTrail-Insight/%s/2024/05/31/%s_CloudTrail-Insight_%s_20240531T2100Z_abcdEFGH12345678.json.gz", org, account, region, account, region),
-			gz(t, []byte(`{"Records":[`+insight("Start")+`,`+insight("End")+`]}`))},
+			trailgen.Gzip([]byte(`{"Records":[` + insight("Start") + `,` + insight("End") + `]}`))},
 		file{"AWSLogs/" + org + "/README.txt", []byte("trail bucket notes\n")},
 	)
 	return archive, plain, 2, digests
-}
-
-func gz(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // writeFiles lays files out under dir.

@@ -91,29 +91,25 @@ type jobState struct {
 }
 
 func (w *walker) jobDetail(j *jobState) error {
-	_, err := w.members(func(name []byte) error {
-		var err error
+	return w.object(func(name []byte) *string {
 		switch string(name) {
 		case "jobName":
-			j.JobName, err = w.str()
+			return &j.JobName
 		case "jobArn":
-			j.JobARN, err = w.str()
+			return &j.JobARN
 		case "outputModelName":
-			j.OutputModelName, err = w.str()
+			return &j.OutputModelName
 		case "outputModelArn":
-			j.OutputModelARN, err = w.str()
+			return &j.OutputModelARN
 		case "jobStatus":
-			j.JobStatus, err = w.str()
+			return &j.JobStatus
 		case "endTime":
-			j.EndTime, err = w.str()
+			return &j.EndTime
 		case "lastModifiedTime":
-			j.LastModifiedTime, err = w.str()
-		default:
-			err = w.skip()
+			return &j.LastModifiedTime
 		}
-		return err
-	})
-	return err
+		return nil
+	}, nil)
 }
 
 // event maps Bedrock's native job state change to a lifecycle.JobEvent.

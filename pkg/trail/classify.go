@@ -242,9 +242,10 @@ func (w *walker) any(fast bool) examined {
 		x.noRaw = true
 		return x
 	}
+	// The record and envelope live in the (pooled) walker: the closures below would move locals to the heap.
+	w.rec, w.env = Record{}, jobState{}
+	r, env := &w.rec, &w.env
 	var (
-		r                  Record
-		env                jobState
 		detailType, source *string
 		det                detail
 		shape              string // a container or digest key seen
@@ -270,7 +271,7 @@ func (w *walker) any(fast bool) examined {
 		case "time":
 			env.Time, err = w.str()
 		case "detail":
-			err = w.detail(&det, &r, &env, detailType, fast)
+			err = w.detail(&det, r, env, detailType, fast)
 		case "Records", "Events", "logEvents", "awslogs", "CloudTrailEvent":
 			shape, shapeKind = n, byte(w.dec.PeekKind())
 			err = w.skip()
@@ -278,15 +279,15 @@ func (w *walker) any(fast bool) examined {
 			shape = "digest"
 			err = w.skip()
 		default:
-			err = w.recordField(&r, name)
+			err = w.recordField(r, name)
 		}
 		return err
 	})
 	if det.skip != "" {
-		d := skipped(&r, det.skip, det.insight)
+		d := skipped(r, det.skip, det.insight)
 		within(d.Err, named("EventBridge event", env.ID)+" detail")
 		d.EnvelopeID, d.EnvelopeSource = env.ID, deref(source)
-		return examined{d: d, rec: r}
+		return examined{d: d, rec: *r}
 	}
 	if err == nil && !fast {
 		err = w.end()
@@ -296,12 +297,12 @@ func (w *walker) any(fast bool) examined {
 		if detailType != nil {
 			e.Reason = "undecodable EventBridge event"
 		}
-		x := reject(e, r)
+		x := reject(e, *r)
 		x.noRaw = true
 		return x
 	}
 	if detailType != nil {
-		x := eventBridge(&r, &env, *detailType, deref(source), &det)
+		x := eventBridge(r, env, *detailType, deref(source), &det)
 		x.d.EnvelopeID, x.d.EnvelopeSource = env.ID, deref(source)
 		return x
 	}
@@ -323,9 +324,9 @@ func (w *walker) any(fast bool) examined {
 		return examineIn(w.data, unitLookup, false)
 	}
 	if err := r.check(); err != nil {
-		return reject(err, r)
+		return reject(err, *r)
 	}
-	return examined{d: decide(&r), rec: r}
+	return examined{d: decide(r), rec: *r}
 }
 
 // detail is what the walk of an EventBridge event found of its detail.
@@ -411,36 +412,13 @@ func eventBridge(r *Record, env *jobState, detailType, source string, det *detai
 	return examined{d: Decision{Class: Ignored, Err: ignored}, err: ignored}
 }
 
-// recordField reads one member of a bare record (the walk of any, which does not yet know the shape).
+// recordField reads one member of a record (also for the walk of any, which does not yet know the shape).
 func (w *walker) recordField(r *Record, name []byte) error {
+	if p := r.field(name); p != nil {
+		return w.into(p)
+	}
 	var err error
 	switch string(name) {
-	case "eventID":
-		r.EventID, err = w.str()
-	case "eventName":
-		r.EventName, err = w.str()
-	case "eventSource":
-		r.EventSource, err = w.str()
-	case "eventType":
-		r.EventType, err = w.str()
-	case "eventTime":
-		r.EventTime, err = w.str()
-	case "awsRegion":
-		r.AWSRegion, err = w.str()
-	case "sourceIPAddress":
-		r.SourceIPAddress, err = w.str()
-	case "userAgent":
-		r.UserAgent, err = w.str()
-	case "requestID":
-		r.RequestID, err = w.str()
-	case "errorCode":
-		r.ErrorCode, err = w.str()
-	case "errorMessage":
-		r.ErrorMessage, err = w.str()
-	case "recipientAccountId":
-		r.RecipientAccountID, err = w.str()
-	case "sharedEventID":
-		r.SharedEventID, err = w.str()
 	case "readOnly":
 		r.ReadOnly, err = w.boolean()
 	case "userIdentity":
@@ -457,6 +435,39 @@ func (w *walker) recordField(r *Record, name []byte) error {
 		err = w.skip()
 	}
 	return err
+}
+
+// field maps a record's string members to its fields.
+func (r *Record) field(name []byte) *string {
+	switch string(name) {
+	case "eventID":
+		return &r.EventID
+	case "eventName":
+		return &r.EventName
+	case "eventSource":
+		return &r.EventSource
+	case "eventType":
+		return &r.EventType
+	case "eventTime":
+		return &r.EventTime
+	case "awsRegion":
+		return &r.AWSRegion
+	case "sourceIPAddress":
+		return &r.SourceIPAddress
+	case "userAgent":
+		return &r.UserAgent
+	case "requestID":
+		return &r.RequestID
+	case "errorCode":
+		return &r.ErrorCode
+	case "errorMessage":
+		return &r.ErrorMessage
+	case "recipientAccountId":
+		return &r.RecipientAccountID
+	case "sharedEventID":
+		return &r.SharedEventID
+	}
+	return nil
 }
 
 func deref(s *string) string {

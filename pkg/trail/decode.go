@@ -23,6 +23,8 @@ type walker struct {
 	dec  jsontext.Decoder
 	in   bytes.Buffer // a bytes.Buffer lets the decoder parse data in place, without copying it
 	data []byte
+	rec  Record   // scratch of any
+	env  jobState // scratch of any
 }
 
 var walkers = sync.Pool{New: func() any { return new(walker) }}
@@ -85,6 +87,28 @@ func (w *walker) str() (string, error) {
 		return "", err
 	}
 	return string(unquote(v)), nil
+}
+
+// into reads the next value into *p (see str).
+func (w *walker) into(p *string) error {
+	var err error
+	*p, err = w.str()
+	return err
+}
+
+// object reads the object that comes next: a member that field maps to a string is read into it, any other is
+// handed to other, which must read its value (nil: skipped). A value of another type is skipped.
+func (w *walker) object(field func(name []byte) *string, other func(name []byte) error) error {
+	_, err := w.members(func(name []byte) error {
+		if p := field(name); p != nil {
+			return w.into(p)
+		}
+		if other != nil {
+			return other(name)
+		}
+		return w.skip()
+	})
+	return err
 }
 
 // boolean reads the next value: true only for JSON true.
@@ -229,66 +253,60 @@ func (w *walker) record(r *Record, fast bool) (skip string, insight bool, isObje
 }
 
 func (w *walker) identity(u *UserIdentity) error {
-	_, err := w.members(func(name []byte) error {
-		var err error
+	return w.object(func(name []byte) *string {
 		switch string(name) {
 		case "type":
-			u.Type, err = w.str()
+			return &u.Type
 		case "principalId":
-			u.PrincipalID, err = w.str()
+			return &u.PrincipalID
 		case "arn":
-			u.ARN, err = w.str()
+			return &u.ARN
 		case "accountId":
-			u.AccountID, err = w.str()
+			return &u.AccountID
 		case "invokedBy":
-			u.InvokedBy, err = w.str()
-		case "sessionContext":
-			_, err = w.members(func(name []byte) error {
-				if string(name) != "sessionIssuer" {
-					return w.skip()
-				}
-				_, err := w.members(func(name []byte) error {
-					var err error
-					switch string(name) {
-					case "arn":
-						u.SessionContext.SessionIssuer.ARN, err = w.str()
-					case "userName":
-						u.SessionContext.SessionIssuer.UserName, err = w.str()
-					default:
-						err = w.skip()
-					}
-					return err
-				})
-				return err
-			})
-		default:
-			err = w.skip()
+			return &u.InvokedBy
 		}
-		return err
+		return nil
+	}, func(name []byte) error {
+		if string(name) != "sessionContext" {
+			return w.skip()
+		}
+		issuer := &u.SessionContext.SessionIssuer
+		return w.object(func([]byte) *string { return nil }, func(name []byte) error {
+			if string(name) != "sessionIssuer" {
+				return w.skip()
+			}
+			return w.object(func(name []byte) *string {
+				switch string(name) {
+				case "arn":
+					return &issuer.ARN
+				case "userName":
+					return &issuer.UserName
+				}
+				return nil
+			}, nil)
+		})
 	})
-	return err
 }
 
 func (w *walker) resources(out *[]Resource) error {
 	_, err := w.elements(func() error {
+		if w.dec.PeekKind() != '{' {
+			return w.skip()
+		}
 		var res Resource
-		isObject, err := w.members(func(name []byte) error {
-			var err error
+		err := w.object(func(name []byte) *string {
 			switch string(name) {
 			case "ARN":
-				res.ARN, err = w.str()
+				return &res.ARN
 			case "accountId":
-				res.AccountID, err = w.str()
+				return &res.AccountID
 			case "type":
-				res.Type, err = w.str()
-			default:
-				err = w.skip()
+				return &res.Type
 			}
-			return err
-		})
-		if isObject {
-			*out = append(*out, res)
-		}
+			return nil
+		}, nil)
+		*out = append(*out, res)
 		return err
 	})
 	return err
@@ -313,90 +331,85 @@ func (w *walker) names(out *[]string) error {
 }
 
 func (w *walker) params(p *params) error {
-	_, err := w.members(func(name []byte) error {
-		var err error
+	return w.object(p.field, func(name []byte) error {
 		switch string(name) {
-		case "keyId":
-			p.KeyID, err = w.str()
-		case "grantId":
-			p.GrantID, err = w.str()
-		case "granteePrincipal":
-			p.GranteePrincipal, err = w.str()
-		case "granteeServicePrincipal":
-			p.GranteeServicePrincipal, err = w.str()
-		case "retiringPrincipal":
-			p.RetiringPrincipal, err = w.str()
-		case "retiringServicePrincipal":
-			p.RetiringServicePrincipal, err = w.str()
 		case "operations":
-			err = w.strings(&p.Operations)
-		case "name":
-			p.Name, err = w.str()
+			return w.strings(&p.Operations)
 		case "constraints":
-			_, err = w.members(func(name []byte) error {
+			return w.object(func([]byte) *string { return nil }, func(name []byte) error {
 				if c := string(name); c == "encryptionContextSubset" || c == "encryptionContextEquals" {
 					return w.names(&p.ConstraintKeys)
 				}
 				return w.skip()
 			})
-		case "jobName":
-			p.JobName, err = w.str()
-		case "customModelName":
-			p.CustomModelName, err = w.str()
-		case "customModelKmsKeyId":
-			p.CustomModelKmsKeyID, err = w.str()
-		case "sourceModelArn":
-			p.SourceModelARN, err = w.str()
-		case "targetModelName":
-			p.TargetModelName, err = w.str()
-		case "modelKmsKeyId":
-			p.ModelKmsKeyID, err = w.str()
-		case "modelId":
-			p.ModelID, err = w.str()
-		case "provisionedModelName":
-			p.ProvisionedName, err = w.str()
-		case "jobIdentifier":
-			p.JobIdentifier, err = w.str()
-		case "modelIdentifier":
-			p.ModelIdentifier, err = w.str()
-		default:
-			err = w.skip()
 		}
-		return err
+		return w.skip()
 	})
-	return err
+}
+
+func (p *params) field(name []byte) *string {
+	switch string(name) {
+	case "keyId":
+		return &p.KeyID
+	case "grantId":
+		return &p.GrantID
+	case "granteePrincipal":
+		return &p.GranteePrincipal
+	case "granteeServicePrincipal":
+		return &p.GranteeServicePrincipal
+	case "retiringPrincipal":
+		return &p.RetiringPrincipal
+	case "retiringServicePrincipal":
+		return &p.RetiringServicePrincipal
+	case "name":
+		return &p.Name
+	case "jobName":
+		return &p.JobName
+	case "customModelName":
+		return &p.CustomModelName
+	case "customModelKmsKeyId":
+		return &p.CustomModelKmsKeyID
+	case "sourceModelArn":
+		return &p.SourceModelARN
+	case "targetModelName":
+		return &p.TargetModelName
+	case "modelKmsKeyId":
+		return &p.ModelKmsKeyID
+	case "modelId":
+		return &p.ModelID
+	case "provisionedModelName":
+		return &p.ProvisionedName
+	case "jobIdentifier":
+		return &p.JobIdentifier
+	case "modelIdentifier":
+		return &p.ModelIdentifier
+	}
+	return nil
 }
 
 func (w *walker) response(r *response) error {
-	_, err := w.members(func(name []byte) error {
-		var err error
+	return w.object(func(name []byte) *string {
 		switch string(name) {
 		case "grantId":
-			r.GrantID, err = w.str()
+			return &r.GrantID
 		case "keyId":
-			r.KeyID, err = w.str()
+			return &r.KeyID
 		case "jobArn":
-			r.JobARN, err = w.str()
+			return &r.JobARN
 		case "provisionedModelArn":
-			r.ProvisionedModelARN, err = w.str()
-		default:
-			err = w.skip()
+			return &r.ProvisionedModelARN
 		}
-		return err
-	})
-	return err
+		return nil
+	}, nil)
 }
 
 func (w *walker) additional(grantID *string) error {
-	_, err := w.members(func(name []byte) error {
-		if string(name) != "grantId" {
-			return w.skip()
+	return w.object(func(name []byte) *string {
+		if string(name) == "grantId" {
+			return grantID
 		}
-		var err error
-		*grantID, err = w.str()
-		return err
-	})
-	return err
+		return nil
+	}, nil)
 }
 
 // readIdentity reads a userIdentity the fast path set aside (already validated by the walk that found it).

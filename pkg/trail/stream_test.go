@@ -2,7 +2,6 @@ package trail_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,19 +16,6 @@ import (
 	"github.com/grantwatch/grantwatch/internal/trailgen"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
-
-func gzipped(tb testing.TB, data []byte) []byte {
-	tb.Helper()
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write(data); err != nil {
-		tb.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func readAll(t *testing.T, source string, data []byte) []trail.Item {
 	t.Helper()
@@ -74,7 +60,7 @@ func cwlPayload(tb testing.TB, messageType string, records ...string) []byte {
 
 // awslogs wraps a payload the way Lambda receives it: gzip, then base64, in {"awslogs": {"data": ...}}.
 func awslogs(tb testing.TB, payload []byte) []byte {
-	return []byte(`{"awslogs": {"data": "` + base64.StdEncoding.EncodeToString(gzipped(tb, payload)) + `"}}`)
+	return []byte(`{"awslogs": {"data": "` + base64.StdEncoding.EncodeToString(trailgen.Gzip(payload)) + `"}}`)
 }
 
 func TestReadShapes(t *testing.T) {
@@ -88,8 +74,8 @@ func TestReadShapes(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"gzipped log file, by content", gzipped(t, []byte(records)), "f#0 kms-event\nf#1 kms-event\n"},
-		{"gzipped JSON Lines", gzipped(t, []byte(compact(t, revokeSample)+"\n"+compact(t, decryptSample)+"\n")), "f#0 kms-event\nf#1 kms-event\n"},
+		{"gzipped log file, by content", trailgen.Gzip([]byte(records)), "f#0 kms-event\nf#1 kms-event\n"},
+		{"gzipped JSON Lines", trailgen.Gzip([]byte(compact(t, revokeSample) + "\n" + compact(t, decryptSample) + "\n")), "f#0 kms-event\nf#1 kms-event\n"},
 		{"log files concatenated, as zcat writes them", []byte(records + records), "f#0 kms-event\nf#1 kms-event\nf#2 kms-event\nf#3 kms-event\n"},
 		{"Insights records are ignored", []byte(`{"Records": [` + insight + `,` + compact(t, revokeSample) + `]}`), "f#0 ignored\nf#1 kms-event\n"},
 		{"CloudWatch Logs payload", cwlPayload(t, "DATA_MESSAGE", compact(t, revokeSample), s3EnvelopeDetail(t)), "f#0 kms-event\nf#1 ignored\n"},
@@ -207,7 +193,7 @@ func TestReadDamage(t *testing.T) {
 	for range 2 {
 		third += 1 + bytes.Index(whole[third+1:], []byte(`{"eventVersion"`))
 	}
-	gz := gzipped(t, logFile(t, 3000)) // many deflate blocks: a cut stream still yields its first ones
+	gz := trailgen.Gzip(logFile(t, 3000)) // many deflate blocks: a cut stream still yields its first ones
 	tests := []struct {
 		name     string
 		data     []byte

@@ -1,6 +1,7 @@
 package trail_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -73,21 +74,22 @@ func variant(tb testing.TB, name, fields string) []byte {
 	return out
 }
 
-// kmsEnvelope wraps the primary model-copy CreateGrant in the S3 EventBridge envelope sample, with source aws.kms.
-// No public sample of a KMS EventBridge event exists; its detail is the same CloudTrail record (SOURCES.md).
+// kmsEnvelope wraps the primary model-copy CreateGrant in the S3 EventBridge envelope sample, with source aws.kms,
+// keeping the sample's key order (detail-type before detail, as EventBridge writes). No public sample of a KMS
+// EventBridge event exists; its detail is the same CloudTrail record (SOURCES.md).
 func kmsEnvelope(tb testing.TB) []byte {
 	tb.Helper()
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(readSample(tb, s3EnvelopeSample), &env); err != nil {
+	env := string(readSample(tb, s3EnvelopeSample))
+	i := strings.Index(env, `"detail": {`)
+	if i < 0 || !strings.Contains(env, `"source": "aws.s3"`) {
+		tb.Fatal("envelope sample changed shape")
+	}
+	env = strings.Replace(env[:i], `"source": "aws.s3"`, `"source": "aws.kms"`, 1)
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(env+`"detail": `+string(readSample(tb, modelCopySample))+"}")); err != nil {
 		tb.Fatalf("envelope: %v", err)
 	}
-	env["source"] = json.RawMessage(`"aws.kms"`)
-	env["detail"] = readSample(tb, modelCopySample)
-	out, err := json.Marshal(env)
-	if err != nil {
-		tb.Fatalf("envelope: %v", err)
-	}
-	return out
+	return b.Bytes()
 }
 
 func at(s string) time.Time {
