@@ -39,7 +39,7 @@ type Inputs struct {
 	SkippedFiles    int      `json:"skippedFiles"`    // passed over: not *.json, *.jsonl, *.json.gz or *.jsonl.gz
 	DigestFiles     int      `json:"digestFiles"`     // CloudTrail-Digest files: signatures, no records
 	InsightsRecords int      `json:"insightsRecords"` // CloudTrail Insights records (eventType AwsCloudTrailInsight)
-	Filtered        int      `json:"filteredFiles"`   // left out by --since, --until, --account or --region
+	Filtered        int      `json:"filteredFiles"`   // files of a folder left out by the archive filters (S3 folders they prune are not even listed)
 	Skipped         []string `json:"-"`               // the files passed over, for stderr
 }
 

@@ -74,7 +74,7 @@ func read(ctx context.Context, source string, r io.Reader, fast bool, yield func
 		defer close(work)
 		p.run(r)
 	})
-	defer wg.Wait() // after cancel (deferred first, runs last): no goroutine outlives Read
+	defer wg.Wait() // no goroutine outlives Read: the loop below drains order, and cancels on a yield error
 
 	n := newNamer(source)
 	var err error
