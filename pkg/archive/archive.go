@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/trail"
@@ -32,11 +33,12 @@ type API interface {
 
 var _ API = (*s3.Client)(nil)
 
-// Defaults: downloads in flight, and the largest object held in memory ahead of its turn (larger ones are
-// streamed when their turn comes; CloudTrail's gzipped log files are far smaller).
+// Defaults: downloads in flight, the bytes they may hold in memory together, and the largest object held ahead of
+// its turn (a larger one is streamed when its turn comes; CloudTrail's gzipped log files are far smaller).
 const (
 	DefaultParallel = 8
-	maxPrefetch     = 32 << 20
+	prefetchBudget  = 64 << 20
+	maxPrefetch     = 16 << 20
 	maxPrefixDepth  = 4 // folders searched above AWSLogs/ when the URL stops short of it
 )
 
@@ -283,7 +285,9 @@ func (a *Archive) Inputs(ctx context.Context, objects []Object) iter.Seq[replay.
 		for i := range downloads {
 			downloads[i] = &download{done: make(chan struct{})}
 		}
-		slots := make(chan struct{}, parallel) // a slot is taken from download start until the replay is done with it
+		// A download holds a slot and its size of the budget from its start until the replay is done with it.
+		slots := make(chan struct{}, parallel)
+		budget := semaphore.NewWeighted(prefetchBudget)
 		go func() {
 			for i, o := range objects {
 				select {
@@ -295,6 +299,9 @@ func (a *Archive) Inputs(ctx context.Context, objects []Object) iter.Seq[replay.
 				if o.Size > maxPrefetch {
 					close(d.done) // streamed when its turn comes
 					continue
+				}
+				if budget.Acquire(ctx, max(o.Size, 1)) != nil {
+					return
 				}
 				go func() {
 					defer close(d.done)
@@ -317,6 +324,9 @@ func (a *Archive) Inputs(ctx context.Context, objects []Object) iter.Seq[replay.
 			}}
 			more := yield(in)
 			d.body = nil
+			if o.Size <= maxPrefetch {
+				budget.Release(max(o.Size, 1))
+			}
 			<-slots
 			if !more {
 				return
