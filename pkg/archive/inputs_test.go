@@ -16,9 +16,11 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
-// slowGets is an archive.API whose GetObject takes a while and records how many run at once.
+// slowGets is an archive.API whose GetObject takes delay (or until its context ends) and records how many run at
+// once.
 type slowGets struct {
 	s3.ListObjectsV2APIClient
+	delay          time.Duration
 	mu             sync.Mutex
 	inFlight, most int
 }
@@ -34,7 +36,7 @@ func (g *slowGets) GetObject(ctx context.Context, in *s3.GetObjectInput, _ ...fu
 		g.mu.Unlock()
 	}()
 	select {
-	case <-time.After(5 * time.Millisecond):
+	case <-time.After(g.delay):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -44,7 +46,7 @@ func (g *slowGets) GetObject(ctx context.Context, in *s3.GetObjectInput, _ ...fu
 // TestInputsDownloadAheadInOrder: downloads run in parallel, never more than Parallel at once, and the inputs come
 // in key order with their own bodies.
 func TestInputsDownloadAheadInOrder(t *testing.T) {
-	api := &slowGets{}
+	api := &slowGets{delay: 5 * time.Millisecond}
 	a := archive.New(api, "b", "", trail.ArchiveFilter{})
 	a.Parallel = 3
 	var objects []archive.Object
@@ -71,15 +73,26 @@ func TestInputsDownloadAheadInOrder(t *testing.T) {
 	}
 }
 
-// TestInputsStopEarly: breaking out of the iteration stops the downloads.
+// TestInputsStopEarly: breaking out of the iteration stops the downloads (which would otherwise run for a minute).
 func TestInputsStopEarly(t *testing.T) {
-	api := &slowGets{}
+	api := &slowGets{delay: time.Minute}
 	a := archive.New(api, "b", "", trail.ArchiveFilter{})
 	objects := make([]archive.Object, 100)
 	for i := range objects {
-		objects[i] = archive.Object{Key: fmt.Sprintf("k%03d.json", i), Size: 1}
+		objects[i] = archive.Object{Key: fmt.Sprintf("k%03d.json", 1+i), Size: 1}
 	}
+	// The first object is larger than anything fetched ahead: it is opened at its turn, while the others download.
+	objects[0] = archive.Object{Key: "k000.json", Size: 1 << 30}
 	for range a.Inputs(context.Background(), objects) {
+		for range 200 { // until downloads ahead have started
+			api.mu.Lock()
+			started := api.most >= 2
+			api.mu.Unlock()
+			if started {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		break
 	}
 	// The downloads see their context cancelled; give them a bounded while to return.
