@@ -19,8 +19,8 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/param"
+	"github.com/grantwatch/grantwatch/pkg/lookup"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
 func init() { commands = append(commands, newBackfillCmd) }
@@ -96,7 +96,7 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, table string, work
 		log.Warn("--include-use reads every Decrypt, GenerateDataKey* and DescribeKey call in the Region (LookupEvents cannot filter on the caller): expect hours per million events")
 	}
 	svc := app.New(st, nil, lifecycle.DefaultConfig(), log, time.Now)
-	bf := app.NewBackfill(trail.NewLookup(awsCfg, trail.LookupOptions{}), st, svc, log, time.Now)
+	bf := app.NewBackfill(lookup.New(awsCfg, lookup.Options{}), st, svc, log, time.Now)
 	bf.Workers = workers
 	p := newProgress(stderr)
 	bf.Progress = p.update

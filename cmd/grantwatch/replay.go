@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/archive"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/replay"
@@ -27,15 +30,21 @@ func newReplayCmd() *cobra.Command {
 		at     string
 		maxAge time.Duration
 		table  string
-		topic  string // issue 3: publish alerts like the functions do (sweep.go)
+		topic  string // publish alerts like the functions do (sweep.go)
+		arch   archiveFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "replay [--json] [--at RFC3339] [--secondary-max-age DURATION] [--table NAME] PATH...",
-		Short: "Replay CloudTrail files through the grant lifecycle engine, then sweep once",
-		Long: `Replay reads CloudTrail KMS records from files or folders (*.json and *.jsonl, walked recursively, in
-lexical path order): EventBridge events, JSON arrays, JSON Lines, bare records, CloudTrail log files
-{"Records":[...]} and LookupEvents output. It applies them, runs one sweep at --at and prints the grants and alerts.
-Exit status: 0 when nothing was rejected, 1 when something was rejected (the rest was processed), 2 on usage errors.`,
+		Use:   "replay [--json] [--at RFC3339] [--secondary-max-age DURATION] [--table NAME] [--since T] [--until T] [--account ID] [--region R] PATH|s3://BUCKET/PREFIX...",
+		Short: "Replay CloudTrail files or a trail's S3 archive through the grant lifecycle engine, then sweep once",
+		Long: `Replay reads CloudTrail KMS records from files or folders (*.json, *.jsonl, *.json.gz and *.jsonl.gz,
+walked recursively, in lexical path order; gzip is recognised by content), or from a trail's S3 archive given as
+s3://bucket/prefix: EventBridge events, JSON arrays, JSON Lines, bare records, CloudTrail log files
+{"Records":[...]}, LookupEvents output and CloudWatch Logs subscription payloads. Digest files and Insights
+records are counted and ignored. --since, --until, --account and --region select the files of an archive by its
+layout (AWSLogs/[org-id/]account/CloudTrail/region/YYYY/MM/DD/), in S3 or in a folder. It applies the records,
+runs one sweep at --at and prints the grants and alerts.
+Exit status: 0 when nothing was rejected, 1 when something was rejected (the rest was processed), 2 on usage errors
+(including paths that hold nothing to read).`,
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			if len(paths) == 0 {
 				return usageError("replay: at least one PATH is required")
@@ -63,7 +72,7 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			// The sweep runs at --at: archiving keeps what it needs even when --at is before now.
 			svc := app.New(st, alert.Discard{}, rules, log, time.Now).WithSweepTime(sweepAt)
-			if topic != "" { // issue 3: claim and publish alerts through SNS, as IngestFunction and SweepFunction do
+			if topic != "" { // claim and publish alerts through SNS, as IngestFunction and SweepFunction do
 				n, err := snsNotifier(cmd, topic)
 				if err != nil {
 					return err
@@ -71,13 +80,29 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 				svc = svc.WithNotifier(n, 0)
 			}
 			r := replay.New(svc)
-			if err := r.Paths(cmd.Context(), paths); err != nil {
+			if r.Filter, err = arch.filter(); err != nil {
+				return err
+			}
+			s3URLs := slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return !isS3(p) })
+			switch {
+			case len(s3URLs) == len(paths):
+				err = replayS3(cmd.Context(), r, s3URLs, arch.parallel)
+			case len(s3URLs) > 0:
+				return usageError("replay: give either paths or s3:// URLs, not both")
+			default:
+				err = r.Paths(cmd.Context(), paths)
+			}
+			if errors.Is(err, replay.ErrNoInput) {
+				return usageError("%v", err)
+			}
+			if err != nil {
 				return err
 			}
 			rep, err := r.Finish(cmd.Context(), sweepAt)
 			if err != nil {
 				return err
 			}
+			noteInputs(cmd.ErrOrStderr(), rep.Inputs)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -99,7 +124,24 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 	f.DurationVar(&maxAge, "secondary-max-age", lifecycle.DefaultConfig().SecondaryMaxAge, "age after which an active secondary grant alerts")
 	f.StringVar(&table, "table", "", "DynamoDB table to use instead of memory (AWS_ENDPOINT_URL is honoured)")
 	f.StringVar(&topic, "topic", "", "SNS topic ARN: publish each alert once, as the functions do (default: report only)")
+	f.StringVar(&arch.since, "since", "", "archive: read files delivered from this time on, RFC3339 (prunes date folders)")
+	f.StringVar(&arch.until, "until", "", "archive: read date folders up to the day after this time, RFC3339")
+	f.StringSliceVar(&arch.accounts, "account", nil, "archive: only these account ids (repeat or comma-separate)")
+	f.StringSliceVar(&arch.regions, "region", nil, "archive: only these Regions (repeat or comma-separate)")
+	f.IntVar(&arch.parallel, "parallel", archive.DefaultParallel, "s3: objects downloaded at once, ahead of the replay")
 	return cmd
+}
+
+// noteInputs names on stderr what the replay passed over, so that nothing is left out silently.
+func noteInputs(w io.Writer, in *replay.Inputs) {
+	if in == nil {
+		return
+	}
+	for _, f := range in.Skipped {
+		fmt.Fprintf(w, "replay: skipped %s: not *.json, *.jsonl, *.json.gz or *.jsonl.gz\n", f)
+	}
+	fmt.Fprintf(w, "replay: %d files read; passed over: %d skipped, %d digest files, %d filtered out; %d Insights records ignored\n",
+		in.Files, in.SkippedFiles, in.DigestFiles, in.Filtered, in.InsightsRecords)
 }
 
 func replayStore(cmd *cobra.Command, table string) (app.Store, error) {

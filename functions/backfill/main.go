@@ -13,7 +13,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/trail"
+	"github.com/grantwatch/grantwatch/pkg/lookup"
 	"github.com/grantwatch/grantwatch/pkg/wire"
 )
 
@@ -32,6 +32,6 @@ func newHandler(ctx context.Context) (*handler.Backfill, error) {
 	if err != nil {
 		return nil, err
 	}
-	bf := app.NewBackfill(trail.NewLookup(d.AWS, trail.LookupOptions{}), d.Store, d.Service, d.Log, time.Now)
+	bf := app.NewBackfill(lookup.New(d.AWS, lookup.Options{}), d.Store, d.Service, d.Log, time.Now)
 	return handler.NewBackfill(bf, d.Log, 30*time.Second), nil
 }

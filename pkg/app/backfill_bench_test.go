@@ -7,9 +7,9 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/lookup"
 	"github.com/grantwatch/grantwatch/pkg/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
 // BenchmarkBackfillCeiling measures backfill against a local LookupEvents endpoint that behaves like CloudTrail's:
@@ -32,11 +32,11 @@ func benchBackfill(b *testing.B, grants int) {
 	since, until := backfillNow.Add(-72*time.Hour), backfillNow.Add(-time.Hour)
 	evs := lookuptest.GrantEvents(grants, 80, 64, since, until)
 	for range b.N {
-		srv := lookuptest.New(lookuptest.Options{Rate: trail.LookupRate, Burst: 2, MinLatency: time.Second, MaxLatency: 4 * time.Second, Seed: 7})
+		srv := lookuptest.New(lookuptest.Options{Rate: lookup.Rate, Burst: 2, MinLatency: time.Second, MaxLatency: 4 * time.Second, Seed: 7})
 		srv.Add(evs...)
 		mem := store.NewMemory()
 		svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), time.Now)
-		src := lookupOn(srv, trail.LookupOptions{})
+		src := lookupOn(srv, lookup.Options{})
 		bf := app.NewBackfill(src, mem, svc, quiet(), func() time.Time { return backfillNow })
 		start := time.Now()
 		rep, err := bf.Run(context.Background(), app.BackfillRequest{Since: since, Until: until})
@@ -52,7 +52,7 @@ func benchBackfill(b *testing.B, grants int) {
 		requests, attempts := src.Calls()
 		perSec := float64(len(evs)) / elapsed.Seconds()
 		b.ReportMetric(perSec, "events/s")
-		b.ReportMetric(perSec/(trail.LookupRate*trail.LookupPageSize), "ceiling-ratio")
+		b.ReportMetric(perSec/(lookup.Rate*lookup.PageSize), "ceiling-ratio")
 		b.ReportMetric(float64(st.Requests)/elapsed.Seconds(), "requests/s")
 		b.ReportMetric(float64(len(evs))/float64(requests), "events/request")
 		b.ReportMetric(float64(st.Throttled), "throttled")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/lookup"
 	"github.com/grantwatch/grantwatch/pkg/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/trail"
@@ -25,8 +26,8 @@ var backfillNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func lookupOn(srv *lookuptest.Server, o trail.LookupOptions) *trail.Lookup {
-	return trail.NewLookup(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+func lookupOn(srv *lookuptest.Server, o lookup.Options) *lookup.Lookup {
+	return lookup.New(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}, o)
 }
 
@@ -94,7 +95,7 @@ func TestBackfillLookup(t *testing.T) {
 			srv.Add(evs...)
 			mem := store.NewMemory()
 			svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return backfillNow })
-			bf := app.NewBackfill(lookupOn(srv, trail.LookupOptions{Rate: tt.limit, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+			bf := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: tt.limit, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
 			bf.Slices = 4
 			rep, err := bf.Run(context.Background(), app.BackfillRequest{Since: since, Until: until})
 			if err != nil {
@@ -195,14 +196,14 @@ func testKillAndResume(t *testing.T, mem backfillStore, grants int, killAt int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ks := &killingStore{CheckpointStore: mem, killAt: killAt, kill: cancel}
-	first := app.NewBackfill(lookupOn(srv, trail.LookupOptions{Rate: 200, Burst: 1}), ks, svc, quiet(), func() time.Time { return backfillNow })
+	first := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 200, Burst: 1}), ks, svc, quiet(), func() time.Time { return backfillNow })
 	first.Workers, first.Slices = workers, 4
 	rep, err := first.Run(ctx, req)
 	if err == nil || rep.Complete {
 		t.Fatalf("first run: complete %v, err %v; want it killed midway", rep.Complete, err)
 	}
 	pagesBefore := srv.Stats().Pages
-	second := app.NewBackfill(lookupOn(srv, trail.LookupOptions{Rate: 200, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+	second := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 200, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
 	second.Workers, second.Slices = workers, 4
 	rep2, err := second.Run(context.Background(), req)
 	if err != nil || !rep2.Complete || rep2.RunID != rep.RunID {
@@ -225,8 +226,8 @@ func testKillAndResume(t *testing.T, mem backfillStore, grants int, killAt int64
 		}
 	}
 	// Only pages in flight when the run died may be read again: at most one page per worker.
-	if reread > workers*trail.LookupPageSize {
-		t.Errorf("%d events were read twice; want at most %d (one page per worker)", reread, workers*trail.LookupPageSize)
+	if reread > workers*lookup.PageSize {
+		t.Errorf("%d events were read twice; want at most %d (one page per worker)", reread, workers*lookup.PageSize)
 	}
 	if pagesBefore == 0 || rep2.Progress.Pages >= st.Pages {
 		t.Errorf("pages served: %d before the restart, %d in all, %d by the resumed run; want the restart to skip completed pages", pagesBefore, st.Pages, rep2.Progress.Pages)
@@ -243,7 +244,7 @@ func TestBackfillSplitsCountOnce(t *testing.T) {
 	srv.Add(evs...)
 	mem := store.NewMemory()
 	svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return backfillNow })
-	bf := app.NewBackfill(lookupOn(srv, trail.LookupOptions{Rate: 100, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+	bf := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
 	bf.Slices = 1
 	rep, err := bf.Run(context.Background(), app.BackfillRequest{Since: since, Until: until})
 	if err != nil {
@@ -273,12 +274,12 @@ func TestBackfillKillDuringSplit(t *testing.T) {
 	defer cancel()
 	// A split-off slice's first write: version 0, no page read, and it skips what its parent read.
 	ks := &killingStore{CheckpointStore: mem, kill: cancel, at: func(c app.Checkpoint) bool { return c.Version == 0 && c.Pages == 0 && c.Skip != nil }}
-	first := app.NewBackfill(lookupOn(srv, trail.LookupOptions{Rate: 100, Burst: 1}), ks, svc, quiet(), func() time.Time { return backfillNow })
+	first := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), ks, svc, quiet(), func() time.Time { return backfillNow })
 	first.Slices = 1
 	if rep, err := first.Run(ctx, req); err == nil || rep.Complete || !ks.dead.Load() {
 		t.Fatalf("first run: complete %v, err %v, killed %v; want it killed during a split", rep.Complete, err, ks.dead.Load())
 	}
-	second := app.NewBackfill(lookupOn(srv, trail.LookupOptions{Rate: 100, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+	second := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
 	second.Slices = 1
 	rep, err := second.Run(context.Background(), req)
 	if err != nil || !rep.Complete {

@@ -2,9 +2,11 @@
 package arch
 
 import (
+	"fmt"
 	"go/build"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,13 +14,15 @@ import (
 const module = "github.com/grantwatch/grantwatch/"
 
 // allowed lists, per package, the non-standard imports it may have (prefix match). Packages not listed may import
-// only the standard library and pkg/lifecycle. Issue 5: pkg/trail's SDK, smithy, x/time and pkg/app imports are
-// for lookup.go alone (lookup_test.go checks that); pkg/inventory is the KMS ListGrants adapter.
+// only the standard library and pkg/lifecycle. trail decodes and classifies, with no SDK; the adapters (store,
+// alert, inventory, lookup, archive) each wrap one AWS API and import no other adapter.
 var allowed = map[string][]string{
 	"pkg/lifecycle":  {},
 	"pkg/app":        {"pkg/lifecycle"},
-	"pkg/trail":      {"pkg/lifecycle", "github.com/aws/aws-lambda-go/events", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
+	"pkg/trail":      {"pkg/lifecycle", "github.com/go-json-experiment/json"},
 	"pkg/inventory":  {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
+	"pkg/lookup":     {"pkg/lifecycle", "pkg/app", "pkg/trail", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
+	"pkg/archive":    {"pkg/trail", "pkg/replay", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/sync"},
 	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "github.com/aws/aws-lambda-go/events"},
 	"pkg/env":        {"pkg/lifecycle"},
 	"pkg/replay":     {"pkg/lifecycle", "pkg/trail", "pkg/app"},
@@ -34,8 +38,16 @@ var allowed = map[string][]string{
 	"pkg/queryapi": {"pkg/lifecycle", "pkg/app"},
 }
 
+// adapters wrap one AWS API each; none may import another (checked beside allowed, so a rule added there cannot
+// open that door by mistake).
+var adapters = []string{"pkg/store", "pkg/alert", "pkg/inventory", "pkg/lookup", "pkg/archive"}
+
+// sdkFree packages must never import the AWS SDK, whatever allowed says.
+var sdkFree = []string{"pkg/lifecycle", "pkg/app", "pkg/trail", "pkg/replay"}
+
 func TestDependencyRules(t *testing.T) {
 	root := filepath.Join("..", "..")
+	checked := 0
 	for _, dir := range packageDirs(t, root) {
 		rel, _ := filepath.Rel(root, dir)
 		rel = filepath.ToSlash(rel)
@@ -43,27 +55,73 @@ func TestDependencyRules(t *testing.T) {
 		if err != nil {
 			continue // a folder with only tests or no Go files
 		}
-		for _, imp := range pkg.Imports {
-			local, isLocal := strings.CutPrefix(imp, module)
-			if isLocal && (strings.HasPrefix(local, "functions/") || strings.HasPrefix(local, "cmd/")) {
-				t.Errorf("%s imports %s: nothing may import a main package", rel, imp)
-			}
-			if !strings.HasPrefix(rel, "pkg/") || rel == "pkg/arch" {
-				continue // functions/* and cmd/* are composition roots: they may import anything
-			}
-			first, _, _ := strings.Cut(imp, "/")
-			if !isLocal && !strings.Contains(first, ".") {
-				continue // standard library
-			}
-			rules, ok := allowed[rel]
-			if !ok {
-				rules = []string{"pkg/lifecycle"}
-			}
-			if !permitted(imp, local, isLocal, rules) {
-				t.Errorf("%s imports %s; allowed: standard library and %v", rel, imp, rules)
-			}
+		checked++
+		for _, v := range violations(rel, pkg.Imports) {
+			t.Error(v)
 		}
 	}
+	if checked < len(allowed) {
+		t.Errorf("checked %d packages; want at least the %d with rules (did the walk miss the tree?)", checked, len(allowed))
+	}
+}
+
+// TestRulesCatchViolations is the test of the test: each broken rule must be reported.
+func TestRulesCatchViolations(t *testing.T) {
+	tests := []struct {
+		pkg, imp string
+	}{
+		{"pkg/trail", "github.com/aws/aws-sdk-go-v2/service/cloudtrail"},
+		{"pkg/trail", module + "pkg/app"},
+		{"pkg/lifecycle", module + "pkg/trail"},
+		{"pkg/app", module + "pkg/store"},
+		{"pkg/lookup", module + "pkg/store"},
+		{"pkg/archive", module + "pkg/lookup"},
+		{"pkg/replay", "github.com/aws/aws-sdk-go-v2/service/s3"},
+		{"pkg/handler", module + "cmd/grantwatch"},
+		{"pkg/unlisted", "github.com/spf13/cobra"},
+	}
+	for _, tt := range tests {
+		if v := violations(tt.pkg, []string{tt.imp}); len(v) == 0 {
+			t.Errorf("%s importing %s is not reported", tt.pkg, tt.imp)
+		}
+	}
+	for _, ok := range [][2]string{{"pkg/lookup", module + "pkg/trail"}, {"pkg/trail", "encoding/json"}, {"cmd/grantwatch", module + "pkg/store"}} {
+		if v := violations(ok[0], []string{ok[1]}); len(v) != 0 {
+			t.Errorf("%s importing %s is reported: %v", ok[0], ok[1], v)
+		}
+	}
+}
+
+// violations returns what is wrong with package rel (a slash path from the module root) importing imports.
+func violations(rel string, imports []string) []string {
+	var out []string
+	for _, imp := range imports {
+		local, isLocal := strings.CutPrefix(imp, module)
+		if isLocal && (strings.HasPrefix(local, "functions/") || strings.HasPrefix(local, "cmd/")) {
+			out = append(out, rel+" imports "+imp+": nothing may import a main package")
+		}
+		if !strings.HasPrefix(rel, "pkg/") || rel == "pkg/arch" {
+			continue // functions/* and cmd/* are composition roots: they may import anything
+		}
+		first, _, _ := strings.Cut(imp, "/")
+		if !isLocal && !strings.Contains(first, ".") {
+			continue // standard library
+		}
+		rules, ok := allowed[rel]
+		if !ok {
+			rules = []string{"pkg/lifecycle"}
+		}
+		if !permitted(imp, local, isLocal, rules) {
+			out = append(out, fmt.Sprintf("%s imports %s; allowed: standard library and %v", rel, imp, rules))
+		}
+		if isLocal && slices.Contains(adapters, rel) && slices.ContainsFunc(adapters, func(a string) bool { return local == a || strings.HasPrefix(local, a+"/") }) {
+			out = append(out, rel+" imports "+imp+": an adapter imports no other adapter")
+		}
+		if slices.Contains(sdkFree, rel) && strings.HasPrefix(imp, "github.com/aws/aws-sdk-go-v2") {
+			out = append(out, rel+" imports "+imp+": it must stay free of the AWS SDK")
+		}
+	}
+	return out
 }
 
 func permitted(imp, local string, isLocal bool, rules []string) bool {

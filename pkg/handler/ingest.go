@@ -3,9 +3,9 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -30,28 +30,21 @@ type Ingest struct {
 func NewIngest(app ingester, log *slog.Logger) *Ingest { return &Ingest{app: app, log: log} }
 
 // Handle takes the raw event, so that an envelope the runtime could not unmarshal into a typed struct is still
-// recorded instead of failing before our code runs (which Lambda would retry for nothing).
+// recorded instead of failing before our code runs (which Lambda would retry for nothing). trail.Classify decodes
+// it once and says what it is.
 func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
-	source := "eventbridge:" + envelopeID(raw)
-	if handled, err := h.bedrock(ctx, source, raw); handled { // issue 3: Bedrock job events (bedrock.go)
-		return err
-	}
-	rec, err := trail.FromEventBridge(raw)
-	if errors.Is(err, trail.ErrIgnored) {
-		h.log.DebugContext(ctx, "event ignored", "source", source, "err", err)
+	d := trail.Classify(raw)
+	source := "eventbridge:" + cmp.Or(d.EnvelopeID, "unknown")
+	switch d.Class {
+	case trail.Ignored:
+		h.log.DebugContext(ctx, "event ignored", "source", source, "eventId", d.EventID, "err", d.Err)
 		return nil
+	case trail.Rejected:
+		return h.reject(ctx, source, d.EventID, raw, d.Err)
+	case trail.JobEvent:
+		return h.job(ctx, d.Job)
 	}
-	if err != nil {
-		return h.reject(ctx, source, "", raw, err)
-	}
-	ev, err := rec.Event()
-	if errors.Is(err, trail.ErrIgnored) {
-		h.log.DebugContext(ctx, "event ignored", "eventId", rec.EventID, "eventName", rec.EventName)
-		return nil
-	}
-	if err != nil {
-		return h.reject(ctx, source, rec.EventID, raw, err)
-	}
+	ev := d.Event
 	r, err := h.app.Ingest(ctx, ev)
 	if err != nil {
 		// Transient by policy: the store or a race. Returning it makes Lambda retry, then the on-failure DLQ.
@@ -60,7 +53,7 @@ func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
 	}
 	h.log.InfoContext(ctx, "event processed", "eventId", ev.ID, "eventName", ev.Name, "grantId", ev.GrantID,
 		"keyArn", ev.KeyARN, "outcome", string(r.Outcome), "alerts", len(r.Alerts))
-	emitAlerts(ctx, h.log, r.Alerts, r.Resolved) // issue 3: AlertsRaised/AlertsResolved metrics (sweep.go)
+	emitAlerts(ctx, h.log, r.Alerts, r.Resolved) // AlertsRaised/AlertsResolved metrics (sweep.go)
 	return nil
 }
 
@@ -85,14 +78,4 @@ type emfDirective struct {
 type emfMetric struct {
 	Name string `json:"Name"`
 	Unit string `json:"Unit"`
-}
-
-func envelopeID(raw []byte) string {
-	var env struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(raw, &env) != nil || env.ID == "" {
-		return "unknown"
-	}
-	return env.ID
 }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +27,24 @@ type Report struct {
 	Alerts []Alert      `json:"alerts"`
 	Stats  Stats        `json:"stats"`
 	Errors []InputError `json:"errors"`
+	// Inputs is a field the contract (grant-lifecycle.md §9) gained after stats: it is present only when the input
+	// held something besides events and records, so that every other replay prints what it always did.
+	Inputs *Inputs `json:"inputs,omitempty"`
+}
+
+// Inputs counts what a trail archive holds beside its events. Insights records are also counted in stats as
+// ignored records; files are not records, so the other counters are not in stats.
+type Inputs struct {
+	Files           int      `json:"files"`           // files or objects read
+	SkippedFiles    int      `json:"skippedFiles"`    // passed over: not *.json, *.jsonl, *.json.gz or *.jsonl.gz
+	DigestFiles     int      `json:"digestFiles"`     // CloudTrail-Digest files: signatures, no records
+	InsightsRecords int      `json:"insightsRecords"` // CloudTrail Insights records (eventType AwsCloudTrailInsight)
+	Filtered        int      `json:"filteredFiles"`   // files of a folder left out by the archive filters (S3 folders they prune are not even listed)
+	Skipped         []string `json:"-"`               // the files passed over, for stderr
+}
+
+func (in *Inputs) special() bool {
+	return in.SkippedFiles+in.DigestFiles+in.InsightsRecords+in.Filtered > 0
 }
 
 // Grant is one grant as the contract shows it. KindReason is for the table view only.
@@ -64,22 +84,53 @@ type InputError struct {
 	Error  string `json:"error"`
 }
 
-// Replayer accumulates what it applied. Use New, then Paths or Items, then Finish.
+// Replayer accumulates what it applied. Use New, then Paths, Inputs or Items, then Finish.
 type Replayer struct {
-	svc   *app.Service
-	stats Stats
-	errs  []InputError
-	keys  map[string]bool
+	svc    *app.Service
+	stats  Stats
+	errs   []InputError
+	keys   map[string]bool
+	inputs Inputs
+	// Filter selects the files laid out as a trail archive by account, Region and date.
+	Filter trail.ArchiveFilter
 }
 
 // New returns a Replayer that ingests through svc.
 func New(svc *app.Service) *Replayer { return &Replayer{svc: svc, keys: map[string]bool{}} }
 
-// Files expands paths into the files to read: a file as given; a folder walked recursively for *.json and
-// *.jsonl. All files are returned in lexical path order. A path that cannot be read is returned as an error entry.
-func Files(paths []string) ([]string, []InputError) {
-	var files []string
-	var errs []InputError
+// Input is one file or object to read.
+type Input struct {
+	Name string
+	Open func(context.Context) (io.ReadCloser, error)
+}
+
+// Readable reports whether a walk reads a file of this name: JSON, JSON Lines, and their gzipped forms. Content
+// decides whether a file is gzip, not the name; the name only decides what a walk picks up.
+func Readable(name string) bool {
+	for _, ext := range []string{".json", ".jsonl", ".json.gz", ".jsonl.gz"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNoInput means the paths of a run hold nothing to read: a usage error, never a silent all-clear.
+var ErrNoInput = errors.New("replay: no input")
+
+// NoInputError names the paths that held nothing readable.
+type NoInputError struct{ Paths []string }
+
+func (e *NoInputError) Error() string {
+	return "replay: no *.json, *.jsonl, *.json.gz or *.jsonl.gz file in " + strings.Join(e.Paths, ", ")
+}
+
+func (e *NoInputError) Unwrap() error { return ErrNoInput }
+
+// Files expands paths into the files to read: a file as given; a folder walked recursively for *.json, *.jsonl,
+// *.json.gz and *.jsonl.gz. All files are returned in lexical path order. A path that cannot be read is returned as
+// an error entry; the files a walk passes over are returned as skipped.
+func Files(paths []string) (files, skipped []string, errs []InputError) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
@@ -91,12 +142,14 @@ func Files(paths []string) ([]string, []InputError) {
 			continue
 		}
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
+			switch {
+			case err != nil:
 				errs = append(errs, InputError{Source: path, Error: "replay: " + err.Error()})
-				return nil
-			}
-			if !d.IsDir() && (strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".jsonl")) {
+			case d.IsDir():
+			case Readable(path):
 				files = append(files, path)
+			default:
+				skipped = append(skipped, path)
 			}
 			return nil
 		})
@@ -105,26 +158,70 @@ func Files(paths []string) ([]string, []InputError) {
 		}
 	}
 	slices.Sort(files)
-	return slices.Compact(files), errs
+	slices.Sort(skipped)
+	return slices.Compact(files), slices.Compact(skipped), errs
 }
 
-// Paths reads and applies every file under paths. Only a store failure stops it; bad input is counted and kept.
+// Paths reads and applies every file under paths. Only a store failure stops it; bad input is counted and kept (a
+// path that cannot be read among others is rejected). It returns a *NoInputError when the paths hold no file to
+// read at all.
 func (r *Replayer) Paths(ctx context.Context, paths []string) error {
-	files, errs := Files(paths)
+	files, skipped, errs := Files(paths)
+	if len(files) == 0 {
+		return &NoInputError{Paths: paths}
+	}
 	for _, e := range errs {
 		r.reject(e.Source, errors.New(e.Error))
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			r.reject(f, fmt.Errorf("replay: %w", err))
-			continue
+	r.inputs.SkippedFiles += len(skipped)
+	r.inputs.Skipped = append(r.inputs.Skipped, skipped...)
+	return r.Inputs(ctx, func(yield func(Input) bool) {
+		for _, f := range files {
+			if !yield(Input{Name: f, Open: func(context.Context) (io.ReadCloser, error) { return os.Open(f) }}) {
+				return
+			}
 		}
-		if err := r.Items(ctx, trail.Split(f, data)); err != nil {
-			return err
+	})
+}
+
+// Listed counts what an archive listing passed over: objects a walk does not read, and digest files.
+func (r *Replayer) Listed(skipped []string, digests int) {
+	r.inputs.SkippedFiles += len(skipped)
+	r.inputs.Skipped = append(r.inputs.Skipped, skipped...)
+	r.inputs.DigestFiles += digests
+}
+
+// Inputs reads and applies each input in order. Files that a CloudTrail archive layout names as digest files are
+// counted, not read; the Filter leaves out files by their place in the layout.
+func (r *Replayer) Inputs(ctx context.Context, inputs iter.Seq[Input]) error {
+	var err error
+	for in := range inputs {
+		if err = r.input(ctx, in); err != nil {
+			break
 		}
 	}
-	return nil
+	return err
+}
+
+func (r *Replayer) input(ctx context.Context, in Input) error {
+	if lf, ok := trail.ParseArchivePath(in.Name); ok {
+		switch {
+		case !r.Filter.Match(lf):
+			r.inputs.Filtered++
+			return nil
+		case lf.Kind == trail.DigestFile:
+			r.inputs.DigestFiles++
+			return nil
+		}
+	}
+	body, err := in.Open(ctx)
+	if err != nil {
+		r.reject(in.Name, fmt.Errorf("replay: %w", err))
+		return nil
+	}
+	defer body.Close()
+	r.inputs.Files++
+	return trail.Read(ctx, in.Name, body, func(it trail.Item) error { return r.item(ctx, it) })
 }
 
 // Items applies decoded items in order.
@@ -137,33 +234,40 @@ func (r *Replayer) Items(ctx context.Context, items []trail.Item) error {
 	return nil
 }
 
+// item applies one item: the only place replay calls the ingest use cases.
 func (r *Replayer) item(ctx context.Context, it trail.Item) error {
-	err := it.Err
-	var ev lifecycle.Event
-	if err == nil {
-		ev, err = it.Record.Event()
-	}
-	if errors.Is(err, trail.ErrIgnored) {
-		// Issue 3: not a KMS call; maybe a Bedrock job event (control-plane call or job state change).
-		if jev, jerr := trail.ItemJobEvent(it); !errors.Is(jerr, trail.ErrIgnored) {
-			return r.job(ctx, it.Source, jev, jerr)
+	d := it.Decision
+	switch d.Class {
+	case trail.Ignored:
+		switch {
+		case errors.Is(d.Err, trail.ErrDigest):
+			r.inputs.DigestFiles++ // a digest file under another name: not a record
+			return nil
+		case errors.Is(d.Err, trail.ErrInsight):
+			r.inputs.InsightsRecords++
 		}
-	}
-	switch {
-	case errors.Is(err, trail.ErrIgnored):
 		r.stats.Events++
 		r.stats.Ignored++
 		return nil
-	case err != nil:
-		r.reject(it.Source, err)
+	case trail.Rejected:
+		r.reject(it.Source, d.Err)
 		return nil
+	case trail.JobEvent:
+		return r.job(ctx, it.Source, d.Job)
 	}
+	ev := d.Event
 	res, err := r.svc.Ingest(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("replay: %s: %w", it.Source, err)
 	}
 	r.stats.Events++
-	switch res.Outcome {
+	r.count(res.Outcome)
+	r.keys[ev.KeyARN] = true
+	return nil
+}
+
+func (r *Replayer) count(o lifecycle.Outcome) {
+	switch o {
 	case lifecycle.Applied:
 		r.stats.Applied++
 	case lifecycle.Duplicate:
@@ -171,29 +275,16 @@ func (r *Replayer) item(ctx context.Context, it trail.Item) error {
 	default:
 		r.stats.Ignored++
 	}
-	r.keys[ev.KeyARN] = true
-	return nil
 }
 
-// job applies a Bedrock job event to the job registry (issue 3); an unusable one is rejected like any record.
-func (r *Replayer) job(ctx context.Context, source string, ev lifecycle.JobEvent, err error) error {
-	if err != nil {
-		r.reject(source, err)
-		return nil
-	}
+// job applies a Bedrock job event to the job registry.
+func (r *Replayer) job(ctx context.Context, source string, ev lifecycle.JobEvent) error {
 	out, err := r.svc.IngestJob(ctx, ev)
 	if err != nil {
 		return fmt.Errorf("replay: %s: %w", source, err)
 	}
 	r.stats.Events++
-	switch out {
-	case lifecycle.Applied:
-		r.stats.Applied++
-	case lifecycle.Duplicate:
-		r.stats.Duplicates++
-	default:
-		r.stats.Ignored++
-	}
+	r.count(out)
 	return nil
 }
 
@@ -209,6 +300,10 @@ func (r *Replayer) Finish(ctx context.Context, at time.Time) (Report, error) {
 		return Report{}, fmt.Errorf("replay: sweep: %w", err)
 	}
 	rep := Report{Grants: []Grant{}, Alerts: []Alert{}, Stats: r.stats, Errors: slices.Clone(r.errs)}
+	if r.inputs.special() {
+		in := r.inputs
+		rep.Inputs = &in
+	}
 	if rep.Errors == nil {
 		rep.Errors = []InputError{}
 	}

@@ -85,7 +85,7 @@ func TestScenarios(t *testing.T) {
 // items reads a scenario as the ordered list of decoded records.
 func items(t *testing.T, dir string) []trail.Item {
 	t.Helper()
-	files, errs := replay.Files([]string{dir})
+	files, _, errs := replay.Files([]string{dir})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}

@@ -66,9 +66,9 @@ func TestJobStateChangeTimes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := []byte(`{"id":"e1","source":"aws.bedrock","detail-type":"Model Customization Job State Change","time":"` + tt.envTime +
 				`","detail":{"jobArn":"arn:j","jobStatus":"Completed","lastModifiedTime":"` + tt.modified + `"}}`)
-			got, err := trail.JobStateChange(raw)
-			if err != nil || !got.Time.Equal(tt.want) {
-				t.Errorf("JobStateChange() time = %v, err = %v; want %v", got.Time, err, tt.want)
+			d := trail.Classify(raw)
+			if d.Class != trail.JobEvent || !d.Job.Time.Equal(tt.want) {
+				t.Errorf("Classify() = %s, time %v, err %v; want a job event at %v", d.Class, d.Job.Time, d.Err, tt.want)
 			}
 		})
 	}

@@ -2,8 +2,6 @@ package trail
 
 import (
 	"cmp"
-	"encoding/json"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -18,38 +16,10 @@ const kmsSource = "kms.amazonaws.com"
 // keyType is the resources[] type of a KMS key.
 const keyType = "AWS::KMS::Key"
 
-// requestParameters is the part of a KMS call's requestParameters that Event reads.
-type requestParameters struct {
-	KeyID                    string   `json:"keyId"`
-	GrantID                  string   `json:"grantId"`
-	GranteePrincipal         string   `json:"granteePrincipal"`
-	GranteeServicePrincipal  string   `json:"granteeServicePrincipal"`
-	RetiringPrincipal        string   `json:"retiringPrincipal"`
-	RetiringServicePrincipal string   `json:"retiringServicePrincipal"`
-	Operations               []string `json:"operations"`
-	Name                     string   `json:"name"`
-	Constraints              struct {
-		// Values are never read: only the key names matter to the rules, and values can be sensitive.
-		EncryptionContextSubset map[string]json.RawMessage `json:"encryptionContextSubset"`
-		EncryptionContextEquals map[string]json.RawMessage `json:"encryptionContextEquals"`
-	} `json:"constraints"`
-}
-
-// responseElements is the part of CreateGrant's (and newer RetireGrant's) responseElements that Event reads.
-type responseElements struct {
-	GrantID string `json:"grantId"`
-	KeyID   string `json:"keyId"`
-}
-
-// additionalEventData holds RetireGrant's grant id; requestParameters is null in every published RetireGrant.
-type additionalEventData struct {
-	GrantID string `json:"grantId"`
-}
-
 // Event maps r to a lifecycle event. It returns an error wrapping ErrIgnored for a record grantwatch does not
 // consume (not kms.amazonaws.com, an eventName lifecycle.Known does not list, or an errorCode), and another *Error when
 // the record lacks what the rules need: eventID, an RFC 3339 eventTime, a key ARN, or a grant id for a grant call.
-func (r Record) Event() (lifecycle.Event, error) {
+func (r *Record) Event() (lifecycle.Event, error) {
 	switch {
 	case r.EventSource != kmsSource:
 		return lifecycle.Event{}, r.ignored("eventSource " + quote(r.EventSource) + " is not " + kmsSource)
@@ -73,13 +43,7 @@ func (r Record) Event() (lifecycle.Event, error) {
 	}
 
 	// Parts of the wrong shape read as empty; a missing required part is reported below.
-	var req requestParameters
-	var resp responseElements
-	var add additionalEventData
-	readPart(r.RequestParameters, &req)
-	readPart(r.ResponseElements, &resp)
-	readPart(r.AdditionalEventData, &add)
-
+	req, resp := &r.params, &r.response
 	key := r.keyARN(req.KeyID, resp.KeyID)
 	if key == "" {
 		return lifecycle.Event{}, r.unusable(r.EventName + " names no KMS key: no key ARN in resources[], responseElements.keyId " +
@@ -113,12 +77,12 @@ func (r Record) Event() (lifecycle.Event, error) {
 		ev.GrantID = resp.GrantID
 		ev.Grantee = cmp.Or(req.GranteePrincipal, req.GranteeServicePrincipal)
 		ev.RetiringPrincipal = cmp.Or(req.RetiringPrincipal, req.RetiringServicePrincipal)
-		ev.Operations = nonEmpty(req.Operations)
-		ev.ConstraintKeys = constraintKeys(req)
+		ev.Operations = nonEmpty(slices.Clone(req.Operations))
+		ev.ConstraintKeys = constraintKeys(req.ConstraintKeys)
 		ev.GrantName = req.Name
 	case lifecycle.RetireGrant:
 		// The API also takes a grant token, which never names the grant; the id is what CloudTrail logs.
-		ev.GrantID = cmp.Or(add.GrantID, req.GrantID)
+		ev.GrantID = cmp.Or(r.addGrantID, req.GrantID)
 		if ev.GrantID == "" {
 			return lifecycle.Event{}, r.unusable("RetireGrant has no additionalEventData.grantId or requestParameters.grantId")
 		}
@@ -131,18 +95,18 @@ func (r Record) Event() (lifecycle.Event, error) {
 	return ev, nil
 }
 
-func (r Record) ignored(reason string) error {
+func (r *Record) ignored(reason string) error {
 	return &Error{EventID: r.EventID, Reason: reason, Err: ErrIgnored}
 }
 
-func (r Record) unusable(reason string) error {
+func (r *Record) unusable(reason string) error {
 	return &Error{EventID: r.EventID, Reason: reason}
 }
 
 // keyARN finds the key the call used (grant-lifecycle.md §8 "Identity of a grant and key"), or returns "".
 // An ARN present in the record wins over one built from awsRegion: published records are not always consistent
 // (a us-east-1 record naming a us-west-2 key).
-func (r Record) keyARN(reqKeyID, respKeyID string) string {
+func (r *Record) keyARN(reqKeyID, respKeyID string) string {
 	for _, res := range r.Resources {
 		if res.Type == keyType && isKeyARN(res.ARN) {
 			return res.ARN
@@ -179,21 +143,12 @@ func isToken(s string) bool {
 	})
 }
 
-// readPart fills v from the raw part of a record. What cannot be read (null, absent, another JSON type) stays empty.
-func readPart(raw json.RawMessage, v any) {
-	if isNull(raw) {
-		return
-	}
-	_ = decodeLoose(raw, v) // a syntax error leaves v untouched: encoding/json validates before it decodes
-}
-
-// constraintKeys returns the sorted encryption-context key names the grant's constraints require.
-func constraintKeys(req requestParameters) []string {
-	keys := slices.Collect(maps.Keys(req.Constraints.EncryptionContextSubset))
-	keys = slices.AppendSeq(keys, maps.Keys(req.Constraints.EncryptionContextEquals))
+// constraintKeys returns the sorted, distinct encryption-context key names of a grant's constraints.
+func constraintKeys(keys []string) []string {
 	if len(keys) == 0 {
 		return nil
 	}
+	keys = slices.Clone(keys)
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }
@@ -205,4 +160,18 @@ func nonEmpty(ss []string) []string {
 		return nil
 	}
 	return out
+}
+
+// involvesBedrock reports whether an unusable KMS record could still concern a Bedrock grant: the caller or a
+// principal it names is Bedrock, or it ends a grant it names (which may be a recorded Bedrock grant). Other
+// unusable records are ignored, as every event that does not involve Bedrock is (grant-lifecycle.md §8, §9).
+func (r *Record) involvesBedrock() bool {
+	p := &r.params
+	for _, s := range []string{r.UserIdentity.InvokedBy, r.SourceIPAddress, r.UserAgent, p.GranteePrincipal,
+		p.GranteeServicePrincipal, p.RetiringPrincipal, p.RetiringServicePrincipal} {
+		if lifecycle.IsBedrock(s) {
+			return true
+		}
+	}
+	return lifecycle.IsEnd(r.EventName) && cmp.Or(r.addGrantID, p.GrantID) != ""
 }

@@ -92,7 +92,7 @@ func TestSplit(t *testing.T) {
 			data: []byte(compact(t, decryptSample) + "\n\n" + `{"eventSource": "kms.amazonaws.com", ` + "\r\n" +
 				string(kmsEnvelope(t)) + "\n   \n" + compact(t, jobStateSample) + "\n"),
 			want: []wantItem{
-				rec("l.jsonl#0", decryptID), rejected("l.jsonl#1", "invalid JSON line"), rec("l.jsonl#2", copyID),
+				rec("l.jsonl#0", decryptID), rejected("l.jsonl#1", "invalid JSON at byte 992 (line 4)"), rec("l.jsonl#2", copyID),
 				skipped("l.jsonl#3", "Model Customization"),
 			},
 		},
@@ -149,10 +149,10 @@ func TestSplit(t *testing.T) {
 			name: "mix of shapes in JSON Lines", source: "m.jsonl",
 			data: []byte(records + "\n" + `[` + batchJobEvent[:strings.Index(batchJobEvent, "\n")] + "\n" + compact(t, decryptSample) + "\n" + string(lookupOutput()) + "\n"),
 			want: []wantItem{
-				rec("m.jsonl#0", revokeID), rec("m.jsonl#1", retireID), rejected("m.jsonl#2", "invalid JSON line"), rec("m.jsonl#3", decryptID),
+				rec("m.jsonl#0", revokeID), rec("m.jsonl#1", retireID), rejected("m.jsonl#2", "invalid JSON at byte"), rec("m.jsonl#3", decryptID),
 			},
 		},
-		{name: "not JSON", source: "n.txt", data: []byte("eventID=1 eventName=Decrypt\n"), want: []wantItem{rejected("n.txt", "invalid JSON: invalid character")}},
+		{name: "not JSON", source: "n.txt", data: []byte("eventID=1 eventName=Decrypt\n"), want: []wantItem{rejected("n.txt", "invalid JSON at byte 0 (line 1): invalid character")}},
 		{
 			name: "truncated pretty-printed file is rejected once", source: "t.json",
 			data: readSample(t, modelCopySample)[:600],
@@ -304,7 +304,7 @@ func ExampleSplit() {
 	// Output:
 	// events.jsonl#0 RevokeGrant g1 arn:aws:kms:us-west-2:111122223333:key/1234abcd
 	// ignored: events.jsonl#1
-	// rejected: trail: events.jsonl#2: invalid JSON line: invalid character 'o' in literal null (expecting 'u')
+	// rejected: trail: events.jsonl#2: invalid JSON at byte 327 (line 3): invalid character 'o' in literal null (expecting 'u')
 }
 
 // TestSplitKeepsRaw: each item carries the JSON it was read from, so records can be sent on unchanged.

@@ -4,8 +4,9 @@
 package trail
 
 import (
-	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -17,6 +18,16 @@ const DetailType = "AWS API Call via CloudTrail"
 // ErrIgnored marks a record grantwatch does not consume: another service or call, an EventBridge event that is
 // not from CloudTrail, or a failed or dry-run call (errorCode). Callers count it as ignored, not rejected.
 var ErrIgnored = errors.New("trail: record ignored")
+
+// ErrInsight and ErrDigest wrap ErrIgnored for the two kinds of file a trail writes beside its logs: CloudTrail
+// Insights records (eventType AwsCloudTrailInsight) and digest files, which callers count apart.
+var (
+	ErrInsight = fmt.Errorf("trail: CloudTrail Insights record: %w", ErrIgnored)
+	ErrDigest  = fmt.Errorf("trail: CloudTrail digest file: %w", ErrIgnored)
+)
+
+// insightEventType is the eventType of a CloudTrail Insights record.
+const insightEventType = "AwsCloudTrailInsight"
 
 // Error says why one input was ignored (Err is ErrIgnored) or rejected, and names the input by Source and/or EventID.
 type Error struct {
@@ -43,11 +54,12 @@ func (e *Error) Error() string {
 		b.WriteString(e.EventID)
 		b.WriteString(": ")
 	}
-	if e.Err == ErrIgnored {
+	ignored := errors.Is(e.Err, ErrIgnored)
+	if ignored {
 		b.WriteString("ignored: ")
 	}
 	b.WriteString(e.Reason)
-	if e.Err != nil && e.Err != ErrIgnored {
+	if e.Err != nil && !ignored {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
@@ -56,55 +68,61 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Record is one CloudTrail record, with the fields grantwatch reads. The request, response and additional data
-// stay raw: their shape depends on the call, and Event reads only the few fields it needs from them.
+// Record is one CloudTrail record, with the fields grantwatch reads. RequestParameters, ResponseElements and
+// AdditionalEventData are the parts as they were in the input (they alias it); the fields the rules need from
+// them are read in the same pass and kept unexported.
 type Record struct {
-	EventID             string          `json:"eventID,omitempty"`
-	EventName           string          `json:"eventName,omitempty"`
-	EventSource         string          `json:"eventSource,omitempty"`
-	EventTime           string          `json:"eventTime,omitempty"` // kept as text: Event parses it, so a bad time makes the record unusable, not undecodable
-	AWSRegion           string          `json:"awsRegion,omitempty"`
-	SourceIPAddress     string          `json:"sourceIPAddress,omitempty"`
-	UserAgent           string          `json:"userAgent,omitempty"`
-	RequestID           string          `json:"requestID,omitempty"`
-	ErrorCode           string          `json:"errorCode,omitempty"`
-	ErrorMessage        string          `json:"errorMessage,omitempty"`
-	RecipientAccountID  string          `json:"recipientAccountId,omitempty"`
-	ReadOnly            bool            `json:"readOnly,omitempty"`
-	SharedEventID       string          `json:"sharedEventID,omitempty"`
-	UserIdentity        UserIdentity    `json:"userIdentity"`
-	RequestParameters   json.RawMessage `json:"requestParameters,omitempty"`
-	ResponseElements    json.RawMessage `json:"responseElements,omitempty"`
-	AdditionalEventData json.RawMessage `json:"additionalEventData,omitempty"`
-	Resources           []Resource      `json:"resources,omitempty"`
+	EventID             string
+	EventName           string
+	EventSource         string
+	EventType           string // AwsApiCall, AwsServiceEvent, AwsConsoleSignIn, AwsCloudTrailInsight, ...
+	EventTime           string // kept as text: Event parses it, so a bad time makes the record unusable, not undecodable
+	AWSRegion           string
+	SourceIPAddress     string
+	UserAgent           string
+	RequestID           string
+	ErrorCode           string
+	ErrorMessage        string
+	RecipientAccountID  string
+	ReadOnly            bool
+	SharedEventID       string
+	UserIdentity        UserIdentity
+	RequestParameters   []byte
+	ResponseElements    []byte
+	AdditionalEventData []byte
+	Resources           []Resource
+
+	params     params
+	response   response
+	addGrantID string // additionalEventData.grantId (RetireGrant)
 }
 
 // UserIdentity is who made the call.
 type UserIdentity struct {
-	Type           string         `json:"type,omitempty"`
-	PrincipalID    string         `json:"principalId,omitempty"`
-	ARN            string         `json:"arn,omitempty"`
-	AccountID      string         `json:"accountId,omitempty"`
-	InvokedBy      string         `json:"invokedBy,omitempty"`
-	SessionContext SessionContext `json:"sessionContext"`
+	Type           string
+	PrincipalID    string
+	ARN            string
+	AccountID      string
+	InvokedBy      string
+	SessionContext SessionContext
 }
 
 // SessionContext holds the role behind an assumed-role session.
 type SessionContext struct {
-	SessionIssuer SessionIssuer `json:"sessionIssuer"`
+	SessionIssuer SessionIssuer
 }
 
 // SessionIssuer is the role (or user) that issued the session.
 type SessionIssuer struct {
-	ARN      string `json:"arn,omitempty"`
-	UserName string `json:"userName,omitempty"`
+	ARN      string
+	UserName string
 }
 
 // Resource is one resources[] entry. Records older than December 2022 may have no Type.
 type Resource struct {
-	ARN       string `json:"ARN,omitempty"`
-	AccountID string `json:"accountId,omitempty"`
-	Type      string `json:"type,omitempty"`
+	ARN       string
+	AccountID string
+	Type      string
 }
 
 // LogValue identifies the record in logs without writing the record itself, which names principals and keys.
@@ -121,48 +139,51 @@ func (r Record) LogValue() slog.Value {
 // A field of an unexpected JSON type is left empty rather than failing the record: whether the record is still
 // usable is Event's decision. An object with neither eventSource nor eventName is not a CloudTrail record.
 func Decode(data []byte) (Record, error) {
+	w := newWalker(data)
+	defer w.release()
 	var r Record
-	if err := decodeObject(data, &r); err != nil {
-		return Record{}, &Error{Reason: "undecodable CloudTrail record", Err: err}
-	}
-	if r.EventSource == "" && r.EventName == "" {
-		return Record{}, &Error{EventID: r.EventID, Reason: "not a CloudTrail record: no eventSource or eventName"}
+	if err := w.decodeRecord(&r); err != nil {
+		return Record{}, err
 	}
 	return r, nil
 }
 
-// envelope is the part of an EventBridge event we read. The time is left out on purpose: Bedrock's native
-// events carry non-ISO times such as "Wed Aug 28 22:58:30 UTC 2024", which would fail a time.Time field.
-type envelope struct {
-	ID         string          `json:"id"`
-	DetailType *string         `json:"detail-type"`
-	Detail     json.RawMessage `json:"detail"`
+// decodeRecord reads a whole record that is all of w's input.
+func (w *walker) decodeRecord(r *Record) error {
+	_, _, isObject, err := w.record(r, false)
+	if err == nil {
+		err = w.end()
+	}
+	switch {
+	case err != nil:
+		return &Error{Reason: "undecodable CloudTrail record", Err: syntax(err)}
+	case !isObject:
+		return &Error{Reason: "undecodable CloudTrail record", Err: errNotObject}
+	}
+	return r.check()
 }
 
-// FromEventBridge decodes an EventBridge "AWS API Call via CloudTrail" event (raw JSON, as a Lambda receives it).
-// An event with another detail-type returns an error wrapping ErrIgnored.
-func FromEventBridge(raw []byte) (Record, error) {
-	r, _, err := fromEventBridge(raw)
-	return r, err
+// check rejects an object that is no CloudTrail record.
+func (r *Record) check() error {
+	if r.EventSource == "" && r.EventName == "" && r.EventType != insightEventType {
+		return &Error{EventID: r.EventID, Reason: "not a CloudTrail record: no eventSource or eventName"}
+	}
+	return nil
 }
 
-// fromEventBridge is FromEventBridge that also returns the record's JSON (the event's detail).
-func fromEventBridge(raw []byte) (Record, json.RawMessage, error) {
-	var env envelope
-	if err := decodeObject(raw, &env); err != nil {
-		return Record{}, nil, &Error{Reason: "undecodable EventBridge event", Err: err}
+var (
+	errNotObject = errors.New("not a JSON object")
+	errTrailing  = errors.New("more JSON after the value")
+	errSkipRest  = errors.New("trail: rest of the record not needed") // ends a fast-path walk early; never returned
+	errEOF       = io.EOF
+)
+
+// syntax makes a decoder error readable: jsontext errors already say where (byte offset and JSON pointer).
+func syntax(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errors.New("unexpected end of JSON input")
 	}
-	if env.DetailType == nil {
-		return Record{}, nil, &Error{Reason: "not an EventBridge event: no detail-type"}
-	}
-	if *env.DetailType != DetailType {
-		return Record{}, nil, &Error{Reason: named("EventBridge event", env.ID) + " has detail-type " + quote(*env.DetailType), Err: ErrIgnored}
-	}
-	if isNull(env.Detail) {
-		return Record{}, nil, &Error{Reason: named("EventBridge event", env.ID) + " has no detail"}
-	}
-	r, err := Decode(env.Detail)
-	return r, env.Detail, within(err, named("EventBridge event", env.ID)+" detail")
+	return err
 }
 
 // named returns what, followed by id when there is one.
@@ -178,26 +199,6 @@ func within(err error, context string) error {
 	var e *Error
 	if errors.As(err, &e) && e.Context == "" {
 		e.Context = context
-	}
-	return err
-}
-
-// decodeObject decodes the JSON object data into v. Values of the wrong JSON type are treated as absent:
-// encoding/json skips them, fills in every other field and reports only an *json.UnmarshalTypeError.
-func decodeObject(data []byte, v any) error {
-	if kind(data) != '{' {
-		return errors.New("not a JSON object")
-	}
-	return decodeLoose(data, v)
-}
-
-// decodeLoose is json.Unmarshal with type mismatches ignored (see decodeObject). A non-object into a struct is a
-// mismatch too, so an optional part of the wrong type reads as empty.
-func decodeLoose(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return nil
 	}
 	return err
 }

@@ -1,6 +1,8 @@
 package trail_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,7 +17,8 @@ import (
 
 // FuzzSplit feeds Split every input the project has (events/, which may not exist yet, and the AWS samples) and
 // what the fuzzer derives from them. Split and Event must never panic, every item must name its source, and a
-// decoded record must give an event or an error, never neither.
+// decoded record must give an event or an error, never neither. Read, whose fast path stops reading records that
+// cannot matter, must decide every item as Split does.
 func FuzzSplit(f *testing.F) {
 	seeds := 0
 	add := func(path string) {
@@ -55,7 +58,24 @@ func FuzzSplit(f *testing.F) {
 	f.Add([]byte(batchJobEvent))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for i, it := range trail.Split("fuzz.json", data) {
+		split := trail.Split("fuzz.json", data)
+		var read []trail.Item
+		if err := trail.Read(context.Background(), "fuzz.json", bytes.NewReader(data), func(it trail.Item) error {
+			read = append(read, it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(read) != len(split) {
+			t.Fatalf("Read gave %d items, Split %d", len(read), len(split))
+		}
+		for i := range read {
+			r, s := read[i].Decision, split[i].Decision
+			if r.Class != s.Class || !reflect.DeepEqual(r.Event, s.Event) || !reflect.DeepEqual(r.Job, s.Job) {
+				t.Fatalf("item %d: Read decided %s %+v (%v), Split %s %+v (%v)", i, r.Class, r.Event, r.Err, s.Class, s.Event, s.Err)
+			}
+		}
+		for i, it := range split {
 			if it.Source == "" {
 				t.Fatalf("item %d has no Source", i)
 			}

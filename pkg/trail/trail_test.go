@@ -1,6 +1,7 @@
 package trail_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -73,21 +74,22 @@ func variant(tb testing.TB, name, fields string) []byte {
 	return out
 }
 
-// kmsEnvelope wraps the primary model-copy CreateGrant in the S3 EventBridge envelope sample, with source aws.kms.
-// No public sample of a KMS EventBridge event exists; its detail is the same CloudTrail record (SOURCES.md).
+// kmsEnvelope wraps the primary model-copy CreateGrant in the S3 EventBridge envelope sample, with source aws.kms,
+// keeping the sample's key order (detail-type before detail, as EventBridge writes). No public sample of a KMS
+// EventBridge event exists; its detail is the same CloudTrail record (SOURCES.md).
 func kmsEnvelope(tb testing.TB) []byte {
 	tb.Helper()
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(readSample(tb, s3EnvelopeSample), &env); err != nil {
+	env := string(readSample(tb, s3EnvelopeSample))
+	i := strings.Index(env, `"detail": {`)
+	if i < 0 || !strings.Contains(env, `"source": "aws.s3"`) {
+		tb.Fatal("envelope sample changed shape")
+	}
+	env = strings.Replace(env[:i], `"source": "aws.s3"`, `"source": "aws.kms"`, 1)
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(env+`"detail": `+string(readSample(tb, modelCopySample))+"}")); err != nil {
 		tb.Fatalf("envelope: %v", err)
 	}
-	env["source"] = json.RawMessage(`"aws.kms"`)
-	env["detail"] = readSample(tb, modelCopySample)
-	out, err := json.Marshal(env)
-	if err != nil {
-		tb.Fatalf("envelope: %v", err)
-	}
-	return out
+	return b.Bytes()
 }
 
 func at(s string) time.Time {
@@ -425,58 +427,77 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func TestFromEventBridge(t *testing.T) {
+func TestClassify(t *testing.T) {
+	insight := `{"eventVersion":"1.08","eventTime":"2024-05-31T00:00:00Z","awsRegion":"us-east-1","eventID":"i1",` +
+		`"eventType":"AwsCloudTrailInsight","recipientAccountId":"111122223333","sharedEventID":"s1",` +
+		`"insightDetails":{"state":"Start","eventSource":"kms.amazonaws.com","eventName":"CreateGrant","insightType":"ApiCallRateInsight"},` +
+		`"eventCategory":"Insight"}`
 	tests := []struct {
 		name    string
 		raw     []byte
-		eventID string  // of the decoded record
-		want    outcome // of FromEventBridge
+		want    trail.Class
+		eventID string
 		errPart string
 	}{
-		{name: "KMS CloudTrail event", raw: kmsEnvelope(t), eventID: modelCopyEvent.ID},
-		{name: "S3 CloudTrail event decodes", raw: readSample(t, s3EnvelopeSample), eventID: "24ba271e-d595-4e66-a7fd-9c16cbf8abae"},
-		{name: "Bedrock job state change is ignored", raw: readSample(t, jobStateSample), want: ignored, errPart: "Model Customization Job State Change"},
-		{name: "Bedrock batch job with a non-ISO time is ignored", raw: []byte(batchJobEvent), want: ignored, errPart: "11111111-2222-3333-4444-555555555555"},
-		{name: "no detail-type", raw: readSample(t, decryptSample), want: unusable, errPart: "no detail-type"},
-		{name: "null detail", raw: []byte(`{"id": "e1", "detail-type": "AWS API Call via CloudTrail", "detail": null}`), want: unusable, errPart: "e1 has no detail"},
-		{name: "detail not a record", raw: []byte(`{"id": "e2", "detail-type": "AWS API Call via CloudTrail", "detail": {"a": 1}}`), want: unusable, errPart: "e2 detail"},
-		{name: "not JSON", raw: []byte(`{"id": `), want: unusable, errPart: "undecodable"},
+		{name: "KMS CloudTrail event", raw: kmsEnvelope(t), want: trail.KMSEvent, eventID: modelCopyEvent.ID},
+		{name: "bare KMS record", raw: readSample(t, revokeSample), want: trail.KMSEvent, eventID: revokeEvent.ID},
+		{name: "S3 CloudTrail event is ignored", raw: readSample(t, s3EnvelopeSample), want: trail.Ignored, errPart: "s3.amazonaws.com"},
+		{name: "Bedrock job state change", raw: readSample(t, jobStateSample), want: trail.JobEvent},
+		{name: "Bedrock batch job with a non-ISO time is ignored", raw: []byte(batchJobEvent), want: trail.Ignored, errPart: "11111111-2222-3333-4444-555555555555"},
+		{name: "LookupEvents element", raw: []byte(lookupElem(t, retireSample)), want: trail.KMSEvent, eventID: retireEvent.ID},
+		{name: "Insights record", raw: []byte(insight), want: trail.Ignored, errPart: "Insights"},
+		{name: "digest file", raw: []byte(`{"awsAccountId":"111122223333","digestStartTime":"2024-05-31T00:00:00Z","logFiles":[]}`), want: trail.Ignored, errPart: "digest"},
+		{name: "null detail", raw: []byte(`{"id": "e1", "detail-type": "AWS API Call via CloudTrail", "detail": null}`), want: trail.Rejected, errPart: "e1 has no detail"},
+		{name: "detail not a record", raw: []byte(`{"id": "e2", "detail-type": "AWS API Call via CloudTrail", "detail": {"a": 1}}`), want: trail.Rejected, errPart: "e2 detail"},
+		{name: "detail before detail-type", raw: []byte(`{"id": "e3", "detail": ` + compact(t, revokeSample) + `, "detail-type": "AWS API Call via CloudTrail"}`), want: trail.KMSEvent, eventID: revokeEvent.ID},
+		{name: "not JSON", raw: []byte(`{"id": `), want: trail.Rejected, errPart: "invalid JSON"},
+		{name: "trailing garbage", raw: append(readSample(t, revokeSample), " x"...), want: trail.Rejected, errPart: "invalid JSON"},
+		{
+			name: "non-Bedrock CreateGrant without a key is ignored",
+			raw:  []byte(`{"eventSource":"kms.amazonaws.com","eventName":"CreateGrant","eventID":"c1","eventTime":"2024-05-31T00:00:00Z","userIdentity":{"type":"IAMUser"}}`),
+			want: trail.Ignored, errPart: "does not involve Bedrock",
+		},
+		{
+			name: "non-Bedrock Decrypt with a bad time is ignored",
+			raw:  []byte(`{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"d1","eventTime":"yesterday"}`),
+			want: trail.Ignored, errPart: "does not involve Bedrock",
+		},
+		{
+			name: "Bedrock CreateGrant without a grant id is rejected",
+			raw:  []byte(`{"eventSource":"kms.amazonaws.com","eventName":"CreateGrant","eventID":"c2","eventTime":"2024-05-31T00:00:00Z","userIdentity":{"invokedBy":"bedrock.amazonaws.com"},"resources":[{"ARN":"` + aliceKey + `"}]}`),
+			want: trail.Rejected, errPart: "no responseElements.grantId",
+		},
+		{
+			name: "RevokeGrant of a named grant without an eventID is rejected: it may end a Bedrock grant",
+			raw:  []byte(`{"eventSource":"kms.amazonaws.com","eventName":"RevokeGrant","eventTime":"2024-05-31T00:00:00Z","requestParameters":{"grantId":"g","keyId":"` + aliceKey + `"}}`),
+			want: trail.Rejected, errPart: "no eventID",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := trail.FromEventBridge(tt.raw)
-			if o := outcomeOf(err); o != tt.want {
-				t.Fatalf("FromEventBridge() = %s (error %v); want %s", o, err, tt.want)
+			d := trail.Classify(tt.raw)
+			if d.Class != tt.want {
+				t.Fatalf("Classify() = %s (error %v); want %s", d.Class, d.Err, tt.want)
 			}
-			if err != nil {
-				if !strings.Contains(err.Error(), tt.errPart) {
-					t.Errorf("FromEventBridge() error = %q; want it to contain %q", err, tt.errPart)
-				}
-				return
+			if (d.Err == nil) != (tt.want == trail.KMSEvent || tt.want == trail.JobEvent) {
+				t.Errorf("Classify() error = %v with class %s", d.Err, d.Class)
 			}
-			if r.EventID != tt.eventID {
-				t.Errorf("FromEventBridge() record eventID = %q; want %q", r.EventID, tt.eventID)
+			if d.Err != nil && !strings.Contains(d.Err.Error(), tt.errPart) {
+				t.Errorf("Classify() error = %q; want it to contain %q", d.Err, tt.errPart)
+			}
+			if tt.eventID != "" && d.Event.ID != tt.eventID {
+				t.Errorf("Classify() event ID = %q; want %q", d.Event.ID, tt.eventID)
 			}
 		})
 	}
 
 	t.Run("KMS event maps to the CreateGrant", func(t *testing.T) {
-		r, err := trail.FromEventBridge(kmsEnvelope(t))
-		if err != nil {
-			t.Fatal(err)
+		d := trail.Classify(kmsEnvelope(t))
+		if d.Class != trail.KMSEvent || !reflect.DeepEqual(d.Event, modelCopyEvent) {
+			t.Errorf("Classify() = %s %s, %v; want %s", d.Class, show(d.Event), d.Err, show(modelCopyEvent))
 		}
-		got, err := r.Event()
-		if err != nil || !reflect.DeepEqual(got, modelCopyEvent) {
-			t.Errorf("Event() = %s, %v; want %s", show(got), err, show(modelCopyEvent))
-		}
-	})
-	t.Run("S3 event is ignored by Event", func(t *testing.T) {
-		r, err := trail.FromEventBridge(readSample(t, s3EnvelopeSample))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Event(); !errors.Is(err, trail.ErrIgnored) {
-			t.Errorf("Event() error = %v; want ErrIgnored", err)
+		if d.EnvelopeSource != "aws.kms" || d.EnvelopeID == "" {
+			t.Errorf("Classify() envelope = %q %q; want the event's id and source aws.kms", d.EnvelopeID, d.EnvelopeSource)
 		}
 	})
 }

@@ -1,10 +1,10 @@
-package trail
-
-// The CloudTrail LookupEvents adapter of the Backfill use case (issue 5). This is the only file that imports the
-// SDK's cloudtrail package (style.md §2; pkg/arch checks it). Every HTTP attempt, retries included, waits on one
-// shared token-bucket limiter first, so any number of parallel slices stays within CloudTrail's 2 requests/s per
-// account and Region; the SDK's standard retryer absorbs a ThrottlingException that still happens (another caller
-// in the account, such as the console's Event history, shares the same quota).
+// Package lookup is the CloudTrail LookupEvents adapter of the Backfill use case: app.EventSource over the SDK's
+// cloudtrail client, as pkg/inventory is the KMS ListGrants adapter. Records are decoded and classified by
+// trail.Classify, like every other input. Every HTTP attempt, retries included, waits on one shared token-bucket
+// limiter first, so any number of parallel slices stays within CloudTrail's 2 requests/s per account and Region;
+// the SDK's standard retryer absorbs a ThrottlingException that still happens (another caller in the account, such
+// as the console's Event history, shares the same quota).
+package lookup
 
 import (
 	"context"
@@ -22,17 +22,18 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
 // LookupEvents limits (grant-lifecycle.md §5).
 const (
-	LookupRate     = 2  // requests per second per account and Region
-	LookupPageSize = 50 // events per page, the maximum
+	Rate     = 2  // requests per second per account and Region
+	PageSize = 50 // events per page, the maximum
 )
 
-// LookupOptions tune a Lookup; zero values take the defaults.
-type LookupOptions struct {
-	Rate        float64 // requests/s; LookupRate
+// Options tune a Lookup; zero values take the defaults.
+type Options struct {
+	Rate        float64 // requests/s; Rate
 	Burst       int     // 1: requests are spaced evenly, never two at once
 	MaxAttempts int     // per request, first try included; 10
 }
@@ -47,10 +48,10 @@ type Lookup struct {
 
 var _ app.EventSource = (*Lookup)(nil)
 
-// NewLookup returns a Lookup on the config's Region and credentials (BaseEndpoint and AWS_ENDPOINT_URL honoured).
-func NewLookup(cfg aws.Config, o LookupOptions) *Lookup {
+// New returns a Lookup on the config's Region and credentials (BaseEndpoint and AWS_ENDPOINT_URL honoured).
+func New(cfg aws.Config, o Options) *Lookup {
 	if o.Rate <= 0 {
-		o.Rate = LookupRate
+		o.Rate = Rate
 	}
 	if o.Burst <= 0 {
 		o.Burst = 1
@@ -93,7 +94,7 @@ func (l *Lookup) LookupPage(ctx context.Context, q app.LookupQuery, token string
 		LookupAttributes: []types.LookupAttribute{{AttributeKey: types.LookupAttributeKeyEventName, AttributeValue: aws.String(q.EventName)}},
 		StartTime:        aws.Time(q.Start),
 		EndTime:          aws.Time(q.End.Add(-time.Second)),
-		MaxResults:       aws.Int32(LookupPageSize),
+		MaxResults:       aws.Int32(PageSize),
 	}
 	if token != "" {
 		in.NextToken = aws.String(token)
@@ -103,10 +104,10 @@ func (l *Lookup) LookupPage(ctx context.Context, q app.LookupQuery, token string
 	out, err := cloudtrail.NewLookupEventsPaginator(l.client, in).NextPage(ctx)
 	var bad *types.InvalidNextTokenException
 	if errors.As(err, &bad) {
-		return app.LookupPage{}, fmt.Errorf("trail: lookup %s: %w: %w", q.EventName, app.ErrTokenExpired, err)
+		return app.LookupPage{}, fmt.Errorf("lookup: %s: %w: %w", q.EventName, app.ErrTokenExpired, err)
 	}
 	if err != nil {
-		return app.LookupPage{}, fmt.Errorf("trail: lookup %s: %w", q.EventName, err)
+		return app.LookupPage{}, fmt.Errorf("lookup: %s: %w", q.EventName, err)
 	}
 	page := app.LookupPage{Next: aws.ToString(out.NextToken)}
 	for _, e := range out.Events {
@@ -116,16 +117,17 @@ func (l *Lookup) LookupPage(ctx context.Context, q app.LookupQuery, token string
 		if t := rec.Time; !t.IsZero() && (page.Oldest.IsZero() || t.Before(page.Oldest)) {
 			page.Oldest = t
 		}
-		r, err := Decode(raw)
-		if err == nil {
-			rec.EventID = r.EventID
-			rec.Event, err = r.Event()
+		d := trail.Classify(raw)
+		if d.EventID != "" {
+			rec.EventID = d.EventID
 		}
-		switch {
-		case errors.Is(err, ErrIgnored):
+		switch d.Class {
+		case trail.KMSEvent:
+			rec.Event = d.Event
+		case trail.Rejected:
+			rec.Err, rec.Raw = d.Err, raw
+		default: // backfill reads KMS event names only; anything else is not its to apply
 			rec.Ignored = true
-		case err != nil:
-			rec.Err, rec.Raw = err, raw
 		}
 		page.Records = append(page.Records, rec)
 	}
