@@ -23,8 +23,10 @@ type Message struct {
 
 // Document is the JSON form of a notice. Version it when a field changes meaning.
 type Document struct {
-	Version     string      `json:"version"` // "1"
-	Notice      string      `json:"notice"`  // alert, reminder, resolved
+	Version     string      `json:"version"`          // "1"
+	Notice      string      `json:"notice"`           // alert, reminder, resolved
+	NoticeID    string      `json:"noticeId"`         // the same for every send of one notice: drop repeats by it
+	Resend      bool        `json:"resend,omitempty"` // an earlier send of this notice may have arrived already
 	Type        string      `json:"type"`
 	Severity    string      `json:"severity"`
 	GrantID     string      `json:"grantId,omitempty"`
@@ -80,7 +82,7 @@ func Render(n lifecycle.Notice) Message {
 	a := n.Alert
 	account, region, keyID := parseKeyARN(a.KeyARN)
 	doc := Document{
-		Version: "1", Notice: string(n.Kind), Type: string(a.Type), Severity: string(a.Severity),
+		Version: "1", Notice: string(n.Kind), NoticeID: n.ID(), Resend: n.Resend, Type: string(a.Type), Severity: string(a.Severity),
 		GrantID: a.GrantID, KeyARN: a.KeyARN, Account: account, Region: region, Message: a.Message,
 		RaisedAt: a.RaisedAt.UTC(), Resolution: a.Resolution,
 		Remediation: remediation(n), Investigate: investigate(a),
@@ -96,7 +98,7 @@ func Render(n lifecycle.Notice) Message {
 	text := body(n, doc)
 	doc.Text = text
 	return Message{Subject: subject, Text: text, Document: doc, Attributes: map[string]string{
-		"type": string(a.Type), "severity": string(a.Severity), "notice": string(n.Kind),
+		"type": string(a.Type), "severity": string(a.Severity), "notice": string(n.Kind), "noticeId": doc.NoticeID,
 		"keyArn": a.KeyARN, "account": account, "region": region,
 	}}
 }
@@ -116,7 +118,8 @@ func facts(g lifecycle.Grant) *GrantFacts {
 	return f
 }
 
-// subject is short enough for a phone's lock screen: severity, type, short grant id, short key id, region.
+// subject is short enough for a phone's lock screen: severity, type, short grant id, short key id, region, and the
+// notice id, which is never cut off (a long region is, in the rare case that all of it does not fit).
 func subject(n lifecycle.Notice, keyID, region string) string {
 	a := n.Alert
 	var b strings.Builder
@@ -136,7 +139,8 @@ func subject(n lifecycle.Notice, keyID, region string) string {
 	if region != "" {
 		b.WriteString(" " + region)
 	}
-	return ascii(b.String(), MaxSubject)
+	id := " #" + n.ID()
+	return ascii(b.String(), MaxSubject-len(id)) + id
 }
 
 func body(n lifecycle.Notice, doc Document) string {
@@ -193,6 +197,12 @@ func body(n lifecycle.Notice, doc Document) string {
 	line("")
 	line("Investigate")
 	line("  %s", doc.Investigate)
+	line("")
+	if n.Resend {
+		line("Notice %s (sent again: an earlier send may have reached you; drop repeats by notice id)", doc.NoticeID)
+	} else {
+		line("Notice %s", doc.NoticeID)
+	}
 	return b.String()
 }
 

@@ -16,7 +16,8 @@ const module = "github.com/grantwatch/grantwatch/"
 // for lookup.go alone (lookup_test.go checks that); pkg/inventory is the KMS ListGrants adapter.
 var allowed = map[string][]string{
 	"pkg/lifecycle":  {},
-	"pkg/app":        {"pkg/lifecycle"},
+	"pkg/app":        {"pkg/lifecycle", "pkg/retry"},
+	"pkg/retry":      {},
 	"pkg/trail":      {"pkg/lifecycle", "github.com/aws/aws-lambda-go/events", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
 	"pkg/inventory":  {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "github.com/aws/aws-lambda-go/events"},

@@ -55,13 +55,15 @@ type Alert struct {
 	Message  string
 	RaisedAt time.Time // the time the rule was evaluated at: an event's time or the sweep's
 
-	// Delivery (notify.go). Each time is written by the claim that sends the notice, in the same conditional
-	// write, so two writers racing cannot both send it.
-	NotifiedAt           time.Time // the first notification was claimed
-	RemindedAt           time.Time // the latest reminder was claimed
-	ResolvedAt           time.Time // the grant ended: nothing left to act on
-	Resolution           string    // how it ended, e.g. "retired after 31h0m0s"
-	ResolutionNotifiedAt time.Time // the resolution notice was claimed
+	// Delivery (notify.go). Each notice time is its issue time, written by the claim that first sends it in the same
+	// conditional write, so two writers racing cannot both send it.
+	NotifiedAt           time.Time  // the first notification was claimed
+	RemindedAt           time.Time  // the latest reminder was claimed
+	ResolvedAt           time.Time  // the grant ended: nothing left to act on
+	Resolution           string     // how it ended, e.g. "retired after 31h0m0s"
+	ResolutionNotifiedAt time.Time  // the resolution notice was claimed
+	Unconfirmed          NoticeKind // the notice claimed and not yet confirmed sent; "" when every claimed one was
+	LeasedAt             time.Time  // when the current claim of the Unconfirmed notice began; zero once released
 }
 
 // Config holds the thresholds of the rules. Use DefaultConfig and change what you need.

@@ -37,6 +37,12 @@ type Usage struct {
 // Unchecked reports whether the usage holds Bedrock service calls the sweep has not checked yet.
 func (u Usage) Unchecked() bool { return len(u.UncheckedUses) > 0 }
 
+// Due reports whether the sweep must visit the key for its usage record: Bedrock service calls not yet checked, or a
+// key-level notice claimed and not yet confirmed sent (notify.go). Stores index keys whose usage is due.
+func (u Usage) Due() bool {
+	return u.Unchecked() || slices.ContainsFunc(u.Alerts, func(a Alert) bool { return a.Unconfirmed != "" })
+}
+
 // Clone returns a deep copy.
 func (u Usage) Clone() Usage {
 	u.Calls = maps.Clone(u.Calls)

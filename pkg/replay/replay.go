@@ -205,7 +205,11 @@ func (r *Replayer) reject(source string, err error) {
 
 // Finish runs one sweep at at and reports every Bedrock grant and alert on the keys the replay touched.
 func (r *Replayer) Finish(ctx context.Context, at time.Time) (Report, error) {
-	if _, err := r.svc.Sweep(ctx, at); err != nil {
+	sw, err := r.svc.Sweep(ctx, at)
+	if err == nil && len(sw.Failed) > 0 {
+		err = fmt.Errorf("key %s: %w", sw.Failed[0].KeyARN, sw.Failed[0].Err) // a store failure: the report would be wrong
+	}
+	if err != nil {
 		return Report{}, fmt.Errorf("replay: sweep: %w", err)
 	}
 	rep := Report{Grants: []Grant{}, Alerts: []Alert{}, Stats: r.stats, Errors: slices.Clone(r.errs)}
