@@ -70,7 +70,7 @@ func TestBootstrapSweeps(t *testing.T) {
 	}
 	// Seed through the ingest path without a notifier: the alerts are the function's to send.
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ingest := handler.NewIngest(app.New(store.New(ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log)
+	ingest := handler.NewIngest(app.New(store.New(ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log, nil)
 	files, _ := filepath.Glob(filepath.Join("..", "..", "events", "scenarios", "02-long-lived-secondary", "*.json"))
 	for _, f := range files {
 		raw, err := os.ReadFile(f)

@@ -86,7 +86,7 @@ func TestEndToEnd(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	st := store.New(ddb, "e2e")
 	svc := app.New(st, nil, lifecycle.DefaultConfig(), log, clock).WithNotifier(alert.NewSNS(snsc, aws.ToString(topic.TopicArn)), 0)
-	ingest, sweep := handler.NewIngest(svc, log), handler.NewSweep(svc, log, clock)
+	ingest, sweep := handler.NewIngest(svc, log, nil), handler.NewSweep(svc, log, nil, clock)
 
 	feed := func(paths ...string) {
 		t.Helper()

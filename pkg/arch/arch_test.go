@@ -18,14 +18,15 @@ var allowed = map[string][]string{
 	"pkg/lifecycle":  {},
 	"pkg/app":        {"pkg/lifecycle", "pkg/retry"},
 	"pkg/retry":      {},
+	"pkg/emf":        {},
 	"pkg/trail":      {"pkg/lifecycle", "github.com/aws/aws-lambda-go/events", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
 	"pkg/inventory":  {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "github.com/aws/aws-lambda-go/events"},
+	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "pkg/emf", "github.com/aws/aws-lambda-go/events"},
 	"pkg/env":        {"pkg/lifecycle"},
 	"pkg/replay":     {"pkg/lifecycle", "pkg/trail", "pkg/app"},
 	"pkg/store":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/alert":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/wire":       {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
+	"pkg/wire":       {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
 	"pkg/golden":     {},
 	"pkg/testenv":    {"github.com/aws/aws-sdk-go-v2"},
 	"pkg/lambdatest": {},
