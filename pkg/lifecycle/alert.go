@@ -69,7 +69,7 @@ type Alert struct {
 // Config holds the thresholds of the rules. Use DefaultConfig and change what you need.
 type Config struct {
 	SecondaryMaxAge      time.Duration // long-lived-secondary for secondaries
-	DataAutomationMaxAge time.Duration // long-lived-secondary for Data Automation grants (30h lifetime + 1h grace)
+	DataAutomationMaxAge time.Duration // long-lived-secondary for Data Automation invocation grants (30h lifetime + 1h grace)
 	OrphanGrace          time.Duration // how long a secondary may outlive its parent
 	UseAfterRetireGrace  time.Duration // how long after the last grant ended a Bedrock call is still tolerated
 	UseSettle            time.Duration // how old a Bedrock call must be before the sweep checks it (delivery lag)
@@ -137,9 +137,9 @@ func grantAlerts(g Grant, parent *PrimaryRef, at time.Time, cfg Config) []Alert 
 			out = append(out, newAlert(LongLivedSecondary, g, at,
 				"secondary grant %s has been active for %s, longer than %s: Bedrock retires a secondary when its job ends", g.ID, age, cfg.SecondaryMaxAge))
 		}
-		if g.Kind == DataAutomation && age > cfg.DataAutomationMaxAge {
+		if g.Kind == DataAutomation && !slices.Contains(g.Operations, CreateGrant) && age > cfg.DataAutomationMaxAge {
 			out = append(out, newAlert(LongLivedSecondary, g, at,
-				"Data Automation grant %s has been active for %s, longer than %s: Bedrock Data Automation retires its grants after 30h", g.ID, age, cfg.DataAutomationMaxAge))
+				"Data Automation grant %s has been active for %s, longer than %s: Bedrock Data Automation retires its invocation grants after 30h", g.ID, age, cfg.DataAutomationMaxAge))
 		}
 		if g.Kind == Secondary && parent != nil && !parent.EndedAt.IsZero() && at.Sub(parent.EndedAt) > cfg.OrphanGrace {
 			out = append(out, newAlert(OrphanedSecondary, g, at,

@@ -64,6 +64,15 @@ type InputError struct {
 	Error  string `json:"error"`
 }
 
+// Rules returns cfg as replay applies it. Replay's input is complete: when the sweep at --at runs, no grant event is
+// still on its way, so the settle window that makes the live sweep wait for late CloudTrail events before checking
+// a Bedrock service call is not needed. Every recorded call older than the use-after-retire grace is checked
+// (grant-lifecycle.md §8); the Lambda sweep keeps cfg.UseSettle.
+func Rules(cfg lifecycle.Config) lifecycle.Config {
+	cfg.UseSettle = cfg.UseAfterRetireGrace
+	return cfg
+}
+
 // Replayer accumulates what it applied. Use New, then Paths or Items, then Finish.
 type Replayer struct {
 	svc   *app.Service
