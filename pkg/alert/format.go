@@ -57,26 +57,6 @@ type GrantFacts struct {
 	Timeline          []lifecycle.HistoryEntry `json:"timeline,omitempty"`
 }
 
-// why says, per alert type, why it matters: what a person reading on a phone needs to decide to act.
-var why = map[lifecycle.AlertType]string{
-	lifecycle.LongLivedSecondary: "Bedrock retires a secondary grant when the job it serves ends. One still active " +
-		"keeps Bedrock able to use your key for data it no longer processes for you.",
-	lifecycle.OrphanedSecondary: "Its primary grant is gone, so the custom model it served no longer holds your " +
-		"key; the secondary still lets Bedrock use the key.",
-	lifecycle.OrphanedPrimary: "The custom model this primary grant protected was deleted. Bedrock retires the " +
-		"primary with the model; one left active keeps a standing permission on your key.",
-	lifecycle.UseAfterRetire: "The Bedrock service used your key after every Bedrock grant on it had ended: " +
-		"some permission grantwatch does not know about is in play.",
-	lifecycle.ScopeEscalation: "A secondary grant may only narrow its primary. Wider operations give Bedrock " +
-		"more than the job needs.",
-	lifecycle.UnexpectedGrantee: "A grant created through Bedrock names a grantee that is not Bedrock: someone " +
-		"may be using Bedrock to hand out access to your key.",
-	lifecycle.MissingRetiringPrincipal: "Without a retiring principal only a key administrator can end this " +
-		"grant; nothing will retire it automatically.",
-	lifecycle.GrantQuota: "KMS allows 50,000 grants per key by default (the quota is adjustable). At the quota " +
-		"every CreateGrant on the key fails, and with it every new Bedrock job that uses the key.",
-}
-
 // Render turns a notice into the message that is published.
 func Render(n lifecycle.Notice) Message {
 	a := n.Alert
@@ -159,10 +139,11 @@ func body(n lifecycle.Notice, doc Document) string {
 	line("")
 	line("What happened")
 	line("  %s", a.Message)
+	spec, _ := lifecycle.SpecOf(a.Type)
 	if n.Kind != lifecycle.NoticeResolved {
 		line("")
 		line("Why it matters")
-		line("  %s", why[a.Type])
+		line("  %s", spec.Why)
 	}
 	line("")
 	line("Where")
@@ -191,7 +172,7 @@ func body(n lifecycle.Notice, doc Document) string {
 	if n.Kind != lifecycle.NoticeResolved && doc.Remediation != "" {
 		line("")
 		line("What to do")
-		line("  Confirm no Bedrock job or model still needs this grant, then end it:")
+		line("  %s", todo[spec.Remedy])
 		line("  %s", doc.Remediation)
 	}
 	line("")
@@ -204,6 +185,13 @@ func body(n lifecycle.Notice, doc Document) string {
 		line("Notice %s", doc.NoticeID)
 	}
 	return b.String()
+}
+
+// todo introduces each remedy's command.
+var todo = map[lifecycle.Remedy]string{
+	lifecycle.EndGrant:      "Confirm no Bedrock job or model still needs this grant, then end it:",
+	lifecycle.FindGrantUsed: "Find the grant or key-policy permission Bedrock used, and remove it:",
+	lifecycle.FreeGrants:    "End the grants on the key that nothing needs any more, or raise the grants-per-key quota:",
 }
 
 type step struct{ at, what string }
@@ -229,19 +217,22 @@ func timeline(g lifecycle.Grant) []step {
 	return out
 }
 
-// remediation is the command that ends the grant. RetireGrant works for the grant's retiring principal; Bedrock's
-// own grants name Bedrock there, so for them (and for grants with no retiring principal) a key administrator
-// revokes. Revoking a primary breaks its custom model: only orphaned-primary (model deleted) suggests it.
+// remediation is the command for the alert's remedy (lifecycle.AlertSpec). To end a grant: RetireGrant works for
+// the grant's retiring principal; Bedrock's own grants name Bedrock there, so for them (and for grants with no
+// retiring principal) a key administrator revokes. Revoking a primary breaks its custom model: only orphaned-primary
+// (model deleted) suggests it without a warning.
 func remediation(n lifecycle.Notice) string {
 	a, g := n.Alert, n.Grant
-	if a.GrantID == "" {
+	spec, _ := lifecycle.SpecOf(a.Type)
+	switch {
+	case spec.Remedy == lifecycle.FreeGrants:
+		return "aws kms list-grants --key-id " + a.KeyARN + "   # then retire or revoke the grants no longer needed"
+	case spec.Remedy == lifecycle.FindGrantUsed || a.GrantID == "":
 		return "aws kms list-grants --key-id " + a.KeyARN + "   # find the grant Bedrock used, then revoke it"
-	}
-	if g.Kind == lifecycle.Primary && a.Type != lifecycle.OrphanedPrimary {
+	case g.Kind == lifecycle.Primary && a.Type != lifecycle.OrphanedPrimary:
 		return "aws kms revoke-grant --key-id " + a.KeyARN + " --grant-id " + a.GrantID +
 			"   # a primary serves a custom model: revoking breaks the model"
-	}
-	if g.RetiringPrincipal != "" && !lifecycle.IsBedrock(g.RetiringPrincipal) {
+	case g.RetiringPrincipal != "" && !lifecycle.IsBedrock(g.RetiringPrincipal):
 		return "aws kms retire-grant --key-id " + a.KeyARN + " --grant-id " + a.GrantID +
 			"   # as " + g.RetiringPrincipal
 	}

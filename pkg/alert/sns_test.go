@@ -142,6 +142,10 @@ func TestRemediationPerType(t *testing.T) {
 		{"bedrock retires: key admin revokes", func(*lifecycle.Notice) {}, "aws kms revoke-grant"},
 		{"customer retiring principal retires", func(n *lifecycle.Notice) { n.Grant.RetiringPrincipal = retireAs }, "aws kms retire-grant"},
 		{"key-level alert lists grants", func(n *lifecycle.Notice) { n.Alert.GrantID = ""; n.Grant = lifecycle.Grant{} }, "aws kms list-grants"},
+		{"a primary warns", func(n *lifecycle.Notice) { n.Grant.Kind = lifecycle.Primary }, "aws kms revoke-grant"},
+		{"grant quota frees grants", func(n *lifecycle.Notice) {
+			n.Alert.Type, n.Alert.GrantID, n.Grant = lifecycle.GrantQuota, "", lifecycle.Grant{}
+		}, "aws kms list-grants --key-id " + keyARN + "   # then retire or revoke"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

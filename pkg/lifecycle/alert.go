@@ -6,21 +6,21 @@ import (
 	"time"
 )
 
-// AlertType names an alert rule (§8 "Alerts").
+// AlertType names an alert rule (§8 "Alerts"). Severity, why it matters and the remedy of each are in one table,
+// alertSpecs (alerttypes.go).
 type AlertType string
 
-// The alert rules. OrphanedPrimary needs Bedrock control-plane events and is raised by a later issue's code.
+// The alert rules.
 const (
 	LongLivedSecondary       AlertType = "long-lived-secondary"
 	OrphanedSecondary        AlertType = "orphaned-secondary"
-	OrphanedPrimary          AlertType = "orphaned-primary"
+	OrphanedPrimary          AlertType = "orphaned-primary" // job-aware (jobs.go)
 	UseAfterRetire           AlertType = "use-after-retire"
 	ScopeEscalation          AlertType = "scope-escalation"
 	UnexpectedGrantee        AlertType = "unexpected-grantee"
 	MissingRetiringPrincipal AlertType = "missing-retiring-principal"
-	GrantQuota               AlertType = "grant-quota" // key-level: active grants near the per-key quota (quota.go)
-	// Issue 5: KMS lists a live Bedrock grant that grantwatch did not know or had as ended (reconcile.go).
-	UntrackedGrant AlertType = "untracked-grant"
+	GrantQuota               AlertType = "grant-quota"     // key-level: active grants near the per-key quota (quota.go)
+	UntrackedGrant           AlertType = "untracked-grant" // KMS lists a live Bedrock grant no event recorded (reconcile.go)
 )
 
 // Severity ranks an alert.
@@ -34,17 +34,14 @@ const (
 	Critical Severity = "critical"
 )
 
-var severities = map[AlertType]Severity{
-	LongLivedSecondary:       High,
-	OrphanedSecondary:        High,
-	OrphanedPrimary:          Medium,
-	UseAfterRetire:           Critical,
-	ScopeEscalation:          High,
-	UnexpectedGrantee:        High,
-	MissingRetiringPrincipal: Medium,
-	GrantQuota:               High,
-	UntrackedGrant:           High, // issue 5 (reconcile.go)
-}
+// severities is the severity of each type, from the table.
+var severities = func() map[AlertType]Severity {
+	m := make(map[AlertType]Severity, len(alertSpecs))
+	for _, s := range alertSpecs {
+		m[s.Type] = s.Severity
+	}
+	return m
+}()
 
 // Alert is one raised alert. GrantID is empty for key-level alerts (use-after-retire).
 type Alert struct {
