@@ -93,9 +93,11 @@ func noticeIDs(docs []alert.Document) []string {
 
 var wouldSend = regexp.MustCompile(`(?m)^would send \[[A-Z]+\] .* #([0-9a-f]{16})$`)
 
-// cliOn runs grantwatch in this process against moto.
+// cliOn runs grantwatch in this process against a fresh moto.
 func cliOn(t *testing.T, ctx context.Context) func(args ...string) (string, string, int) {
 	t.Helper()
+	testenv.Start(t)
+	testenv.Reset(t)
 	for _, kv := range testenv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -124,8 +126,6 @@ func replayed(t *testing.T, cli func(args ...string) (string, string, int), tabl
 // claims nothing (twice, the same); `sweep --topic` then delivers exactly those to the SQS subscriber, once each,
 // under the ids the dry run printed; a further `sweep --topic` sends nothing.
 func TestSweepDryRunThenDeliver(t *testing.T) {
-	testenv.Start(t)
-	testenv.Reset(t)
 	ctx := context.Background()
 	cli := cliOn(t, ctx)
 	sub := newSubscribed(t, ctx)
@@ -168,8 +168,6 @@ func TestSweepDryRunThenDeliver(t *testing.T) {
 // `sweep --topic` still sweeps and notifies every other key, names the key on stderr and exits 1; once the item is
 // gone the next sweep delivers that key's notices too.
 func TestSweepGoesOnPastABadKey(t *testing.T) {
-	testenv.Start(t)
-	testenv.Reset(t)
 	ctx := context.Background()
 	cli := cliOn(t, ctx)
 	sub := newSubscribed(t, ctx)

@@ -7,24 +7,17 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // dies is a Notifier that kills the sweep between its claiming write and the publish: it panics before anything
@@ -41,29 +34,15 @@ func (dies) Notify(context.Context, lifecycle.Notice) error { panic(death{}) }
 // later sweeps send nothing. Then publishes fail (scenario 12's two scope escalations, on ingest, to a topic that
 // does not exist): their leases are given back and the next sweep delivers each once.
 func TestDeliveryAfterACrash(t *testing.T) {
-	testenv.Reset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cfg := testenv.AWSConfig()
-	ddb, snsc := dynamodb.NewFromConfig(cfg), sns.NewFromConfig(cfg)
-	if err := store.CreateTable(ctx, ddb, "faults"); err != nil {
-		t.Fatal(err)
-	}
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("grantwatch-alerts")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := &subscriber{}
-	srv := httptest.NewServer(sub)
-	defer srv.Close()
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(srv.URL)}); err != nil {
-		t.Fatal(err)
-	}
+	m := newMoto(t, ctx, "faults")
+	sub := m.sub
 
 	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	st := store.New(ddb, "faults")
+	st := store.New(m.ddb, "faults")
 	plain := app.New(st, nil, lifecycle.DefaultConfig(), log, clock)
 	sweepWith := func(n app.Notifier) (died bool) {
 		t.Helper()
@@ -80,19 +59,10 @@ func TestDeliveryAfterACrash(t *testing.T) {
 		}
 		return false
 	}
-	live := alert.NewSNS(snsc, aws.ToString(topic.TopicArn))
+	live := alert.NewSNS(m.sns, m.topic)
 	ingest := func(svc *app.Service, dir string) {
 		t.Helper()
-		files, _ := filepath.Glob(filepath.Join("..", "..", "events", "scenarios", dir, "*.json"))
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := handler.NewIngest(svc, log, nil).Handle(ctx, raw); err != nil {
-				t.Fatalf("ingest %s: %v", f, err)
-			}
-		}
+		feed(t, ctx, handler.NewIngest(svc, log, nil), filepath.Join("..", "..", "events", "scenarios", dir, "*.json"))
 	}
 	ids := func(msgs []snsNotification) []string {
 		var out []string
@@ -150,7 +120,7 @@ func TestDeliveryAfterACrash(t *testing.T) {
 	}
 
 	// Publishes that fail on ingest give their leases back; the next sweep sends each once.
-	missing := alert.NewSNS(snsc, "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+	missing := alert.NewSNS(m.sns, "arn:aws:sns:us-east-1:123456789012:no-such-topic")
 	ingest(plain.WithNotifier(missing, 0), "12-scope-escalation")
 	if got := sub.take(); len(got) != 0 {
 		t.Fatalf("publishes to a missing topic reached the subscriber: %v", ids(got))
