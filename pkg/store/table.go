@@ -28,8 +28,9 @@
 //     from a fresh read.
 //   - ActiveKeys: Query of the sparse GSI ActiveGrants (gsi1pk = ACTIVE, KEYS_ONLY): grants in a working set and
 //     usage with Bedrock service calls the sweep has not checked or a key-level notice not yet confirmed sent, so
-//     the sweep visits what is live, about to be archived or still owed a notice, never history. All entries share one index partition: fine while items enter and leave it far below
-//     1,000/s (KMS allows 50 CreateGrant/s per account).
+//     the sweep visits what is live, about to be archived or still owed a notice, never history. All entries share
+//     one index partition: fine while items enter and leave it far below 1,000/s (KMS allows 50 CreateGrant/s per
+//     account).
 //
 // TTL only removes what nobody needs any more: pending tombstones after CloudTrail's 90-day lookup window (a
 // backfilled CreateGrant within it still finds the tombstone) and old rejections. DynamoDB deletes expired items
