@@ -173,7 +173,7 @@ func TestReplayExitCodes(t *testing.T) {
 // TestReplayMatchesEngineGolden: the CLI prints what the engine's golden file says for the same scenario.
 func TestReplayMatchesEngineGolden(t *testing.T) {
 	bin := buildBin(t)
-	for _, name := range []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "11-use-after-retire"} {
+	for _, name := range []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "11-use-after-retire", "17-use-after-retire-near-at", "18-data-automation-invoke-and-library"} {
 		stdout, _, _ := runBin(t, bin, "replay", "--json", "--at", at, filepath.Join(scenarios, name))
 		want, err := os.ReadFile(filepath.Join("..", "..", "pkg", "replay", "testdata", name+".golden.json"))
 		if err != nil {

@@ -57,7 +57,7 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 				}
 				sweepAt = t
 			}
-			rules := lifecycle.DefaultConfig()
+			rules := replay.Rules(lifecycle.DefaultConfig()) // replay's input is complete: no settle window
 			if cmd.Flags().Changed("secondary-max-age") {
 				rules.SecondaryMaxAge = maxAge
 			}

@@ -28,5 +28,5 @@ func newHandler(ctx context.Context) (*handler.Ingest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewIngest(d.Service, d.Log), nil
+	return handler.NewIngest(d.Service, d.Log, d.Metrics), nil
 }

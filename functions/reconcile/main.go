@@ -32,5 +32,5 @@ func newHandler(ctx context.Context) (*handler.Reconcile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewReconcile(d.Service, inventory.New(kms.NewFromConfig(d.AWS)), d.Log, time.Now), nil
+	return handler.NewReconcile(d.Service, inventory.New(kms.NewFromConfig(d.AWS)), d.Log, d.Metrics, time.Now), nil
 }

@@ -8,16 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
@@ -49,42 +44,19 @@ func run(m *testing.M) int {
 // TestBootstrapSweeps runs the built SweepFunction the way the schedule invokes it: its environment from the
 // template, its clock the wall clock. Scenario 02's secondary is years old by then: one alert, published once.
 func TestBootstrapSweeps(t *testing.T) {
-	testenv.Reset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cfg := testenv.AWSConfig()
-	ddb, snsc := dynamodb.NewFromConfig(cfg), sns.NewFromConfig(cfg)
 	const table = "grantwatch-sweep-bootstrap"
-	if err := store.CreateTable(ctx, ddb, table); err != nil {
-		t.Fatal(err)
-	}
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("grantwatch-bootstrap")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := &subscriber{}
-	srv := httptest.NewServer(sub)
-	defer srv.Close()
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(srv.URL)}); err != nil {
-		t.Fatal(err)
-	}
+	m := newMoto(t, ctx, table)
+	sub := m.sub
 	// Seed through the ingest path without a notifier: the alerts are the function's to send.
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ingest := handler.NewIngest(app.New(store.New(ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log)
-	files, _ := filepath.Glob(filepath.Join("..", "..", "events", "scenarios", "02-long-lived-secondary", "*.json"))
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ingest.Handle(ctx, raw); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ingest := handler.NewIngest(app.New(store.New(m.ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log, nil)
+	feed(t, ctx, ingest, filepath.Join("..", "..", "events", "scenarios", "02-long-lived-secondary", "*.json"))
 
 	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ACCESS_KEY_ID=test",
 		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table,
-		"ALERT_TOPIC_ARN=" + aws.ToString(topic.TopicArn), "SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h"})
+		"ALERT_TOPIC_ARN=" + m.topic, "SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h"})
 	scheduled := []byte(`{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333",` +
 		`"time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}`)
 	for i, want := range []int{1, 0} { // the second run finds the alert claimed

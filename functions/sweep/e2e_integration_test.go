@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,16 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // subscriber is a local HTTP endpoint subscribed to the topic: it keeps every SNS Notification it receives.
@@ -62,53 +55,21 @@ func (s *subscriber) take() []snsNotification {
 // TestEndToEnd: sample events → ingest → DynamoDB → sweep → SNS → a local HTTP subscriber receives exactly one
 // message per alert; sweeping again sends nothing; replaying the retirement sends one resolution notice.
 func TestEndToEnd(t *testing.T) {
-	testenv.Reset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cfg := testenv.AWSConfig()
-	ddb, snsc := dynamodb.NewFromConfig(cfg), sns.NewFromConfig(cfg)
-	if err := store.CreateTable(ctx, ddb, "e2e"); err != nil {
-		t.Fatal(err)
-	}
-	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("grantwatch-alerts")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := &subscriber{}
-	srv := httptest.NewServer(sub) // 127.0.0.1
-	defer srv.Close()
-	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(srv.URL)}); err != nil {
-		t.Fatal(err)
-	}
+	m := newMoto(t, ctx, "e2e")
+	sub := m.sub
 
 	at := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) // events/README.md: every scenario's sweep time
 	clock := func() time.Time { return at }
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	st := store.New(ddb, "e2e")
-	svc := app.New(st, nil, lifecycle.DefaultConfig(), log, clock).WithNotifier(alert.NewSNS(snsc, aws.ToString(topic.TopicArn)), 0)
-	ingest, sweep := handler.NewIngest(svc, log), handler.NewSweep(svc, log, clock)
+	st := store.New(m.ddb, "e2e")
+	svc := app.New(st, nil, lifecycle.DefaultConfig(), log, clock).WithNotifier(alert.NewSNS(m.sns, m.topic), 0)
+	ingest, sweep := handler.NewIngest(svc, log, nil), handler.NewSweep(svc, log, nil, clock)
 
-	feed := func(paths ...string) {
-		t.Helper()
-		for _, p := range paths {
-			files, _ := filepath.Glob(p)
-			if len(files) == 0 {
-				t.Fatalf("no events at %s", p)
-			}
-			for _, f := range files {
-				raw, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ingest.Handle(ctx, raw); err != nil {
-					t.Fatalf("ingest %s: %v", f, err)
-				}
-			}
-		}
-	}
 	events := filepath.Join("..", "..", "events")
 	// 02: a long-lived secondary (raised by the sweep); 12: scope escalations (raised on ingest).
-	feed(filepath.Join(events, "scenarios", "02-long-lived-secondary", "*.json"), filepath.Join(events, "scenarios", "12-scope-escalation", "*.json"))
+	feed(t, ctx, ingest, filepath.Join(events, "scenarios", "02-long-lived-secondary", "*.json"), filepath.Join(events, "scenarios", "12-scope-escalation", "*.json"))
 	onIngest := sub.take()
 	if err := sweep.Handle(ctx, nil); err != nil {
 		t.Fatalf("sweep: %v", err)
@@ -161,7 +122,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The retirement of the long-lived secondary resolves its alert: one resolution notice, then silence.
-	feed(filepath.Join(events, "demo", "01-retiregrant-02-secondary.json"))
+	feed(t, ctx, ingest, filepath.Join(events, "demo", "01-retiregrant-02-secondary.json"))
 	if err := sweep.Handle(ctx, nil); err != nil {
 		t.Fatalf("sweep: %v", err)
 	}

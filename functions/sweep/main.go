@@ -30,5 +30,5 @@ func newHandler(ctx context.Context) (*handler.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewSweep(d.Service, d.Log, time.Now), nil
+	return handler.NewSweep(d.Service, d.Log, d.Metrics, time.Now), nil
 }

@@ -23,8 +23,10 @@ type Message struct {
 
 // Document is the JSON form of a notice. Version it when a field changes meaning.
 type Document struct {
-	Version     string      `json:"version"` // "1"
-	Notice      string      `json:"notice"`  // alert, reminder, resolved
+	Version     string      `json:"version"`          // "1"
+	Notice      string      `json:"notice"`           // alert, reminder, resolved
+	NoticeID    string      `json:"noticeId"`         // the same for every send of one notice: drop repeats by it
+	Resend      bool        `json:"resend,omitempty"` // an earlier send of this notice may have arrived already
 	Type        string      `json:"type"`
 	Severity    string      `json:"severity"`
 	GrantID     string      `json:"grantId,omitempty"`
@@ -55,32 +57,12 @@ type GrantFacts struct {
 	Timeline          []lifecycle.HistoryEntry `json:"timeline,omitempty"`
 }
 
-// why says, per alert type, why it matters: what a person reading on a phone needs to decide to act.
-var why = map[lifecycle.AlertType]string{
-	lifecycle.LongLivedSecondary: "Bedrock retires a secondary grant when the job it serves ends. One still active " +
-		"keeps Bedrock able to use your key for data it no longer processes for you.",
-	lifecycle.OrphanedSecondary: "Its primary grant is gone, so the custom model it served no longer holds your " +
-		"key; the secondary still lets Bedrock use the key.",
-	lifecycle.OrphanedPrimary: "The custom model this primary grant protected was deleted. Bedrock retires the " +
-		"primary with the model; one left active keeps a standing permission on your key.",
-	lifecycle.UseAfterRetire: "The Bedrock service used your key after every Bedrock grant on it had ended: " +
-		"some permission grantwatch does not know about is in play.",
-	lifecycle.ScopeEscalation: "A secondary grant may only narrow its primary. Wider operations give Bedrock " +
-		"more than the job needs.",
-	lifecycle.UnexpectedGrantee: "A grant created through Bedrock names a grantee that is not Bedrock: someone " +
-		"may be using Bedrock to hand out access to your key.",
-	lifecycle.MissingRetiringPrincipal: "Without a retiring principal only a key administrator can end this " +
-		"grant; nothing will retire it automatically.",
-	lifecycle.GrantQuota: "KMS allows 50,000 grants per key by default (the quota is adjustable). At the quota " +
-		"every CreateGrant on the key fails, and with it every new Bedrock job that uses the key.",
-}
-
 // Render turns a notice into the message that is published.
 func Render(n lifecycle.Notice) Message {
 	a := n.Alert
 	account, region, keyID := parseKeyARN(a.KeyARN)
 	doc := Document{
-		Version: "1", Notice: string(n.Kind), Type: string(a.Type), Severity: string(a.Severity),
+		Version: "1", Notice: string(n.Kind), NoticeID: n.ID(), Resend: n.Resend, Type: string(a.Type), Severity: string(a.Severity),
 		GrantID: a.GrantID, KeyARN: a.KeyARN, Account: account, Region: region, Message: a.Message,
 		RaisedAt: a.RaisedAt.UTC(), Resolution: a.Resolution,
 		Remediation: remediation(n), Investigate: investigate(a),
@@ -96,7 +78,7 @@ func Render(n lifecycle.Notice) Message {
 	text := body(n, doc)
 	doc.Text = text
 	return Message{Subject: subject, Text: text, Document: doc, Attributes: map[string]string{
-		"type": string(a.Type), "severity": string(a.Severity), "notice": string(n.Kind),
+		"type": string(a.Type), "severity": string(a.Severity), "notice": string(n.Kind), "noticeId": doc.NoticeID,
 		"keyArn": a.KeyARN, "account": account, "region": region,
 	}}
 }
@@ -116,7 +98,8 @@ func facts(g lifecycle.Grant) *GrantFacts {
 	return f
 }
 
-// subject is short enough for a phone's lock screen: severity, type, short grant id, short key id, region.
+// subject is short enough for a phone's lock screen: severity, type, short grant id, short key id, region, and the
+// notice id, which is never cut off (a long region is, in the rare case that all of it does not fit).
 func subject(n lifecycle.Notice, keyID, region string) string {
 	a := n.Alert
 	var b strings.Builder
@@ -136,7 +119,8 @@ func subject(n lifecycle.Notice, keyID, region string) string {
 	if region != "" {
 		b.WriteString(" " + region)
 	}
-	return ascii(b.String(), MaxSubject)
+	id := " #" + n.ID()
+	return ascii(b.String(), MaxSubject-len(id)) + id
 }
 
 func body(n lifecycle.Notice, doc Document) string {
@@ -155,10 +139,11 @@ func body(n lifecycle.Notice, doc Document) string {
 	line("")
 	line("What happened")
 	line("  %s", a.Message)
+	spec, _ := lifecycle.SpecOf(a.Type)
 	if n.Kind != lifecycle.NoticeResolved {
 		line("")
 		line("Why it matters")
-		line("  %s", why[a.Type])
+		line("  %s", spec.Why)
 	}
 	line("")
 	line("Where")
@@ -187,13 +172,26 @@ func body(n lifecycle.Notice, doc Document) string {
 	if n.Kind != lifecycle.NoticeResolved && doc.Remediation != "" {
 		line("")
 		line("What to do")
-		line("  Confirm no Bedrock job or model still needs this grant, then end it:")
+		line("  %s", todo[spec.Remedy])
 		line("  %s", doc.Remediation)
 	}
 	line("")
 	line("Investigate")
 	line("  %s", doc.Investigate)
+	line("")
+	if n.Resend {
+		line("Notice %s (sent again: an earlier send may have reached you; drop repeats by notice id)", doc.NoticeID)
+	} else {
+		line("Notice %s", doc.NoticeID)
+	}
 	return b.String()
+}
+
+// todo introduces each remedy's command.
+var todo = map[lifecycle.Remedy]string{
+	lifecycle.EndGrant:      "Confirm no Bedrock job or model still needs this grant, then end it:",
+	lifecycle.FindGrantUsed: "Find the grant or key-policy permission Bedrock used, and remove it:",
+	lifecycle.FreeGrants:    "End the grants on the key that nothing needs any more, or raise the grants-per-key quota:",
 }
 
 type step struct{ at, what string }
@@ -219,19 +217,22 @@ func timeline(g lifecycle.Grant) []step {
 	return out
 }
 
-// remediation is the command that ends the grant. RetireGrant works for the grant's retiring principal; Bedrock's
-// own grants name Bedrock there, so for them (and for grants with no retiring principal) a key administrator
-// revokes. Revoking a primary breaks its custom model: only orphaned-primary (model deleted) suggests it.
+// remediation is the command for the alert's remedy (lifecycle.AlertSpec). To end a grant: RetireGrant works for
+// the grant's retiring principal; Bedrock's own grants name Bedrock there, so for them (and for grants with no
+// retiring principal) a key administrator revokes. Revoking a primary breaks its custom model: only orphaned-primary
+// (model deleted) suggests it without a warning.
 func remediation(n lifecycle.Notice) string {
 	a, g := n.Alert, n.Grant
-	if a.GrantID == "" {
+	spec, _ := lifecycle.SpecOf(a.Type)
+	switch {
+	case spec.Remedy == lifecycle.FreeGrants:
+		return "aws kms list-grants --key-id " + a.KeyARN + "   # then retire or revoke the grants no longer needed"
+	case spec.Remedy == lifecycle.FindGrantUsed || a.GrantID == "":
 		return "aws kms list-grants --key-id " + a.KeyARN + "   # find the grant Bedrock used, then revoke it"
-	}
-	if g.Kind == lifecycle.Primary && a.Type != lifecycle.OrphanedPrimary {
+	case g.Kind == lifecycle.Primary && a.Type != lifecycle.OrphanedPrimary:
 		return "aws kms revoke-grant --key-id " + a.KeyARN + " --grant-id " + a.GrantID +
 			"   # a primary serves a custom model: revoking breaks the model"
-	}
-	if g.RetiringPrincipal != "" && !lifecycle.IsBedrock(g.RetiringPrincipal) {
+	case g.RetiringPrincipal != "" && !lifecycle.IsBedrock(g.RetiringPrincipal):
 		return "aws kms retire-grant --key-id " + a.KeyARN + " --grant-id " + a.GrantID +
 			"   # as " + g.RetiringPrincipal
 	}

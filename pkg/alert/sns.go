@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -27,7 +28,8 @@ var (
 //
 // Each message uses MessageStructure "json": e-mail and SMS subscribers (and the default) get the text a person
 // reads; sqs, lambda, http, https and firehose subscribers get the JSON Document (which repeats the text in its
-// "text" field). MessageAttributes type, severity, notice, keyArn, account and region let subscriptions filter.
+// "text" field). MessageAttributes type, severity, notice, keyArn, account and region let subscriptions filter;
+// noticeId (also in the subject and the document) lets subscribers drop a notice delivered twice.
 type SNS struct {
 	api   PublishAPI
 	topic string
@@ -78,7 +80,19 @@ var _ app.Notifier = Log{}
 
 // Notify logs the notice: the delivery used when no topic is configured.
 func (l Log) Notify(ctx context.Context, n lifecycle.Notice) error {
-	l.Logger.WarnContext(ctx, "notice", "kind", string(n.Kind), "type", string(n.Alert.Type), "severity", string(n.Alert.Severity),
-		"grantId", n.Alert.GrantID, "keyArn", n.Alert.KeyARN, "message", n.Alert.Message)
+	l.Logger.WarnContext(ctx, "notice", "noticeId", n.ID(), "kind", string(n.Kind), "type", string(n.Alert.Type),
+		"severity", string(n.Alert.Severity), "grantId", n.Alert.GrantID, "keyArn", n.Alert.KeyARN, "message", n.Alert.Message)
 	return nil
+}
+
+var _ app.Notifier = Preview{}
+
+// Preview writes one line per notice to W: "would send " and the message's subject (severity, type, grant, key,
+// region, notice id). A dry run delivers through it.
+type Preview struct{ W io.Writer }
+
+// Notify writes the line.
+func (p Preview) Notify(_ context.Context, n lifecycle.Notice) error {
+	_, err := fmt.Fprintln(p.W, "would send", Render(n).Subject)
+	return err
 }

@@ -63,12 +63,12 @@ func TestNotifyPublishes(t *testing.T) {
 		textHasNot  []string
 		wantCommand string
 	}{
-		{name: "alert", kind: lifecycle.NoticeAlert, subject: "[HIGH] long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1",
+		{name: "alert", kind: lifecycle.NoticeAlert, subject: "[HIGH] long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1 #" + notice(lifecycle.NoticeAlert).ID(),
 			textHas:     []string{"What happened", "Why it matters", "Timeline (UTC)", "2024-05-30 12:00:00Z  CreateGrant by AWSService/bedrock.amazonaws.com", "grantwatch history " + grant, "encryption context keys: aws:bedrock:job-arn"},
 			wantCommand: "aws kms revoke-grant --key-id " + keyARN + " --grant-id " + grant},
-		{name: "resolved", kind: lifecycle.NoticeResolved, subject: "[RESOLVED] long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1",
+		{name: "resolved", kind: lifecycle.NoticeResolved, subject: "[RESOLVED] long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1 #" + notice(lifecycle.NoticeResolved).ID(),
 			textHas: []string{"RESOLVED: long-lived-secondary on grant " + grant + ": retired after 31h0m0s."}, textHasNot: []string{"What to do"}},
-		{name: "reminder", kind: lifecycle.NoticeReminder, subject: "[HIGH] REMINDER long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1",
+		{name: "reminder", kind: lifecycle.NoticeReminder, subject: "[HIGH] REMINDER long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1 #" + notice(lifecycle.NoticeReminder).ID(),
 			textHas: []string{"REMINDER (HIGH)", "What to do"}},
 	}
 	for _, tt := range tests {
@@ -106,11 +106,12 @@ func TestNotifyPublishes(t *testing.T) {
 			if err := json.Unmarshal([]byte(per["sqs"]), &doc); err != nil {
 				t.Fatalf("sqs message is not the JSON document: %v", err)
 			}
-			if doc.Notice != string(tt.kind) || doc.GrantID != grant || doc.Account != "111122223333" || doc.Region != "us-east-1" || doc.Text != text {
-				t.Errorf("document = %+v; want notice %s for grant %s in 111122223333/us-east-1 with the text", doc, tt.kind, grant)
+			id := notice(tt.kind).ID()
+			if doc.Notice != string(tt.kind) || doc.NoticeID != id || doc.GrantID != grant || doc.Account != "111122223333" || doc.Region != "us-east-1" || doc.Text != text {
+				t.Errorf("document = %+v; want notice %s %s for grant %s in 111122223333/us-east-1 with the text", doc, tt.kind, id, grant)
 			}
 			for k, want := range map[string]string{"type": "long-lived-secondary", "severity": "high", "keyArn": keyARN,
-				"account": "111122223333", "region": "us-east-1", "notice": string(tt.kind)} {
+				"account": "111122223333", "region": "us-east-1", "notice": string(tt.kind), "noticeId": id} {
 				if v := got.MessageAttributes[k]; aws.ToString(v.StringValue) != want || aws.ToString(v.DataType) != "String" {
 					t.Errorf("MessageAttributes[%s] = %v/%v; want String %q", k, aws.ToString(v.DataType), aws.ToString(v.StringValue), want)
 				}
@@ -126,6 +127,9 @@ func TestSubjectFitsSNS(t *testing.T) {
 	if len(m.Subject) > alert.MaxSubject || strings.ContainsAny(m.Subject, "\n\u00e9") {
 		t.Errorf("Subject = %q (%d chars); want at most %d printable ASCII characters", m.Subject, len(m.Subject), alert.MaxSubject)
 	}
+	if !strings.HasSuffix(m.Subject, " #"+n.ID()) {
+		t.Errorf("Subject = %q; want the notice id %s kept whole at its end", m.Subject, n.ID())
+	}
 }
 
 func TestRemediationPerType(t *testing.T) {
@@ -138,6 +142,10 @@ func TestRemediationPerType(t *testing.T) {
 		{"bedrock retires: key admin revokes", func(*lifecycle.Notice) {}, "aws kms revoke-grant"},
 		{"customer retiring principal retires", func(n *lifecycle.Notice) { n.Grant.RetiringPrincipal = retireAs }, "aws kms retire-grant"},
 		{"key-level alert lists grants", func(n *lifecycle.Notice) { n.Alert.GrantID = ""; n.Grant = lifecycle.Grant{} }, "aws kms list-grants"},
+		{"a primary warns", func(n *lifecycle.Notice) { n.Grant.Kind = lifecycle.Primary }, "aws kms revoke-grant"},
+		{"grant quota frees grants", func(n *lifecycle.Notice) {
+			n.Alert.Type, n.Alert.GrantID, n.Grant = lifecycle.GrantQuota, "", lifecycle.Grant{}
+		}, "aws kms list-grants --key-id " + keyARN + "   # then retire or revoke"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/retry"
 )
 
 // ErrConflict means another writer changed a record between our read and our conditional write.
@@ -25,7 +26,8 @@ type Store interface {
 	// writer got there first.
 	SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Result) error
 	// ActiveKeys returns the keys the sweep must visit, from an index: keys with grants in their working set, and
-	// keys with Bedrock service use not yet checked for use-after-retire (Usage.Unchecked).
+	// keys whose usage is due (Usage.Due: Bedrock service use not yet checked for use-after-retire, or a key-level
+	// notice not yet confirmed sent).
 	ActiveKeys(ctx context.Context) ([]string, error)
 	// RecordRejection keeps an input that could not be used, so that a person can find it.
 	RecordRejection(ctx context.Context, r Rejection) error
@@ -51,6 +53,22 @@ type Alerter interface {
 // maxAttempts bounds the read-apply-write retries of one event when writers race on the same key.
 const maxAttempts = 5
 
+// conflictRetry is how every use case retries a conditional write that lost a race: from a fresh read, after a
+// jittered wait that doubles per attempt, so that the writers of one race do not collide again at once. Five attempts
+// span at most about 75 ms of waiting.
+var conflictRetry = retry.Policy{Attempts: maxAttempts, Base: 5 * time.Millisecond, Max: 40 * time.Millisecond}
+
+// onConflict runs op, again after each lost race (ErrConflict) as conflictRetry says; what names the work in the
+// error when every attempt lost.
+func onConflict(ctx context.Context, what string, op func() error) error {
+	err := conflictRetry.Do(ctx, func(err error) bool { return errors.Is(err, ErrConflict) }, func(int) error { return op() })
+	var ex *retry.ExhaustedError
+	if errors.As(err, &ex) {
+		return fmt.Errorf("app: %s: %w", what, err)
+	}
+	return err
+}
+
 // maxWidenings bounds how often one operation may ask for a wider load (lifecycle.Result.Need): scopes only widen,
 // so a handful always suffices.
 const maxWidenings = 8
@@ -65,6 +83,7 @@ type Service struct {
 
 	notify notifyConfig // claimed delivery (notify.go); zero means the Alerter path
 	floor  time.Time    // a sweep time before now that archiving must keep what it needs for (WithSweepTime)
+	dryRun bool         // write nothing (DryRun)
 }
 
 // New returns a Service. Pass time.Now in production and a fixed clock in tests.
@@ -109,13 +128,32 @@ func (s *Service) Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Res
 // update runs the read-change-write cycle every use case runs on one key: load what load names, let change do the
 // use case's work (and say whether anything may need writing), claim the notices due at at, settle the working set
 // (lifecycle.Key.Settle), write conditionally, and deliver once the write has won. When change needs more than was
-// loaded (Result.Need) it runs again on a wider load. A lost race starts over from a fresh read, at most maxAttempts
-// times; what names the work in that error. It returns change's result and the notices delivered (none when
-// nothing was written).
+// loaded (Result.Need) it runs again on a wider load. A lost race starts over from a fresh read (onConflict); what
+// names the work in that error. It returns change's result and what became of the notices (none when nothing was
+// written).
 func (s *Service) update(ctx context.Context, arn string, load lifecycle.Load, at time.Time, what string,
+	change func(k *lifecycle.Key) (lifecycle.Result, bool, error)) (lifecycle.Result, delivery, error) {
+	var (
+		r       lifecycle.Result
+		notices []lifecycle.Notice
+	)
+	err := onConflict(ctx, what, func() error {
+		var err error
+		r, notices, err = s.cycle(ctx, arn, &load, at, what, change)
+		return err
+	})
+	if err != nil {
+		return lifecycle.Result{}, delivery{}, err
+	}
+	return r, s.deliver(ctx, r.Alerts, notices), nil
+}
+
+// cycle is one attempt of update: read, change (widening *load as change asks; the widening outlives a lost race),
+// claim, settle and write. It returns the notices claimed by the write, which the caller delivers.
+func (s *Service) cycle(ctx context.Context, arn string, load *lifecycle.Load, at time.Time, what string,
 	change func(k *lifecycle.Key) (lifecycle.Result, bool, error)) (lifecycle.Result, []lifecycle.Notice, error) {
-	for attempts, widenings := 0, 0; attempts < maxAttempts; {
-		k, err := s.store.LoadKey(ctx, arn, load)
+	for widenings := 0; ; widenings++ {
+		k, err := s.store.LoadKey(ctx, arn, *load)
 		if err != nil {
 			return lifecycle.Result{}, nil, err
 		}
@@ -125,9 +163,9 @@ func (s *Service) update(ctx context.Context, arn string, load lifecycle.Load, a
 		}
 		if !r.Need.Zero() {
 			if load.Covers(r.Need) || widenings == maxWidenings {
-				return lifecycle.Result{}, nil, fmt.Errorf("app: %s: still needs %+v after loading %+v", what, r.Need, load)
+				return lifecycle.Result{}, nil, fmt.Errorf("app: %s: still needs %+v after loading %+v", what, r.Need, *load)
 			}
-			load, widenings = load.Union(r.Need), widenings+1
+			*load = load.Union(r.Need)
 			continue
 		}
 		if !mayWrite {
@@ -138,34 +176,44 @@ func (s *Service) update(ctx context.Context, arn string, load lifecycle.Load, a
 		if !write.Writes() {
 			return r, nil, nil
 		}
-		err = s.store.SaveKey(ctx, k, write)
-		if errors.Is(err, ErrConflict) {
-			attempts++
-			continue
+		if s.dryRun {
+			return r, notices, nil // shown, never stored: the notices stay due for a sweep that delivers
 		}
-		if err != nil {
+		if err := s.store.SaveKey(ctx, k, write); err != nil {
 			return r, nil, err
 		}
-		s.deliver(ctx, r.Alerts, notices)
 		return r, notices, nil
 	}
-	return lifecycle.Result{}, nil, fmt.Errorf("app: %s: %w after %d attempts", what, ErrConflict, maxAttempts)
 }
 
 // SweepReport says what a sweep did.
 type SweepReport struct {
-	Keys   int
+	Keys   int // keys swept
 	Alerts []lifecycle.Alert
+	// Failed are the keys the sweep could not sweep (a read or write that kept failing). The sweep went on with the
+	// others; the next sweep tries these again.
+	Failed []KeyFailure
 
 	// What the sweep's metrics report.
-	Resolved     []lifecycle.Alert      // alerts resolved (normally by ingest; the sweep catches up)
-	Notices      int                    // notices claimed and published
-	ActiveByKind map[lifecycle.Kind]int // active grants on the swept keys
-	BusiestKey   string                 // the key with the most active grants, against the per-key quota
-	BusiestCount int
+	Resolved         []lifecycle.Alert      // alerts resolved (normally by ingest; the sweep catches up)
+	Notices          int                    // notices published (with DryRun: shown)
+	NoticesFailed    int                    // notices whose publish failed: released, sent again by a later sweep
+	NoticesPastLease int                    // notices claimed earlier and not confirmed within their lease, sent again
+	ActiveByKind     map[lifecycle.Kind]int // active grants on the swept keys
+	BusiestKey       string                 // the key with the most active grants, against the per-key quota
+	BusiestCount     int
 }
 
-// Sweep evaluates every rule at time at for the keys that have active grants.
+// KeyFailure is a key a sweep could not sweep, and why.
+type KeyFailure struct {
+	KeyARN string
+	Err    error
+}
+
+// Sweep evaluates every rule at time at for the keys the store's index names (Store.ActiveKeys). A key that fails is
+// reported in SweepReport.Failed and logged, and the sweep goes on with the others: one bad key never holds back
+// the alerts of the rest. The error is for what stops the whole sweep: the index or the job registry cannot be
+// read, or ctx ends (the keys not reached are swept next time).
 func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) {
 	keys, err := s.store.ActiveKeys(ctx)
 	if err != nil {
@@ -177,14 +225,24 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) 
 	}
 	rep := SweepReport{ActiveByKind: map[lifecycle.Kind]int{}}
 	for _, arn := range keys {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
 		ks, err := s.sweepKey(ctx, arn, at, jobs)
 		if err != nil {
-			return rep, err
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			s.log.ErrorContext(ctx, "key not swept; the next sweep tries it again", "keyArn", arn, "err", err)
+			rep.Failed = append(rep.Failed, KeyFailure{KeyARN: arn, Err: err})
+			continue
 		}
 		rep.Keys++
 		rep.Alerts = append(rep.Alerts, ks.result.Alerts...)
 		rep.Resolved = append(rep.Resolved, ks.result.Resolved...)
-		rep.Notices += ks.notices
+		rep.Notices += ks.delivery.sent
+		rep.NoticesFailed += ks.delivery.failed
+		rep.NoticesPastLease += ks.delivery.pastLease
 		n := 0
 		for kind, c := range ks.active {
 			rep.ActiveByKind[kind] += c
@@ -199,14 +257,14 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) 
 
 // keySweep is what sweeping one key did.
 type keySweep struct {
-	result  lifecycle.Result
-	notices int
-	active  map[lifecycle.Kind]int
+	result   lifecycle.Result
+	delivery delivery
+	active   map[lifecycle.Kind]int
 }
 
 func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time, jobs lifecycle.Jobs) (keySweep, error) {
 	var ks keySweep
-	r, notices, err := s.update(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeWorking}, at, "sweep "+arn,
+	r, d, err := s.update(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeWorking}, at, "sweep "+arn,
 		func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
 			r := k.Sweep(at, s.cfg)
 			if !r.Need.Zero() {
@@ -218,8 +276,8 @@ func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time, jobs l
 	if err != nil {
 		return keySweep{}, err
 	}
-	if notices != nil || r.Writes() {
-		ks.result, ks.notices = r, len(notices)
+	if d != (delivery{}) || r.Writes() {
+		ks.result, ks.delivery = r, d
 	}
 	return ks, nil
 }
@@ -227,17 +285,17 @@ func (s *Service) sweepKey(ctx context.Context, arn string, at time.Time, jobs l
 // deliver sends alerts that are already recorded: the claimed notices when a Notifier is set (notify.go), else
 // the raised alerts to the Alerter. A delivery failure is logged, not returned: the alert is in the store, and
 // failing the event would only make Lambda redeliver a duplicate that raises nothing.
-func (s *Service) deliver(ctx context.Context, alerts []lifecycle.Alert, notices []lifecycle.Notice) {
+func (s *Service) deliver(ctx context.Context, alerts []lifecycle.Alert, notices []lifecycle.Notice) delivery {
 	if s.notify.to != nil {
-		s.publish(ctx, notices)
-		return
+		return s.publish(ctx, notices)
 	}
 	if len(alerts) == 0 || s.alerts == nil {
-		return
+		return delivery{}
 	}
 	if err := s.alerts.Send(ctx, alerts); err != nil {
 		s.log.ErrorContext(ctx, "alert delivery failed", "alerts", len(alerts), "err", err)
 	}
+	return delivery{}
 }
 
 // Reject records an input that could not be used.

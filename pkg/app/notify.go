@@ -1,8 +1,10 @@
 package app
 
 import (
+	"cmp"
 	"context"
-	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -19,19 +21,27 @@ type notifyConfig struct {
 	remind time.Duration // 0: no reminders
 }
 
-// WithNotifier makes s deliver through n with claims (lifecycle.Key.Claim): every notice due is written onto its
-// alert in the same conditional write that stores the event or sweep that made it due, and published only after
-// that write succeeded. A writer that loses the race (ErrConflict) re-reads, finds the notice claimed and
-// publishes nothing, so racing sweeps and ingests never send a notice twice. remind > 0 re-notifies an open alert
-// that often. Without a Notifier, s sends raised alerts to its Alerter and claims nothing (replay, CLI).
-//
-// Trade-off, chosen deliberately: a notice is sent at most once per claim. A crash between the write and the
-// publish loses that notice; a publish that fails visibly gives its claim back (Release) so the next sweep sends
-// it, and the reminder interval re-notifies anything still open. The alternative, at-least-once with a claim
-// lease, costs a second write per notice and still sends twice when the first publish succeeded unseen.
+// WithNotifier makes s deliver through n at least once (lifecycle/notify.go): every notice due is claimed, with a
+// lease, in the same conditional write that stores the event or sweep that made it due; it is published only after
+// that write succeeded, and confirmed by a second conditional write of the one item that holds its alert (1 write
+// unit while the item is under 1 KB, which a grant item is: store.TestGrantItemsUnderOneKB). A writer that loses
+// the race (ErrConflict) re-reads, finds the notice claimed and publishes nothing, so racing sweeps and ingests send
+// a notice once. A notice not confirmed within its lease (a crash or timeout between claim and confirmation, a failed
+// publish) is sent again by the next sweep under the same notice id; it reaches subscribers twice only when its
+// publish succeeded and its confirmation was lost. remind > 0 re-notifies an open alert that often. Without a
+// Notifier, s sends raised alerts to its Alerter and claims nothing (replay, CLI).
 func (s *Service) WithNotifier(n Notifier, remind time.Duration) *Service {
 	c := *s
 	c.notify = notifyConfig{to: n, remind: remind}
+	return &c
+}
+
+// DryRun returns a copy of s that writes nothing: Ingest, Sweep and Reconcile run on what they read, and the notices
+// that would be claimed go to the Notifier without being claimed, so they stay due for a sweep that delivers them.
+// Nothing is confirmed or released. grantwatch sweep without --topic runs this way.
+func (s *Service) DryRun() *Service {
+	c := *s
+	c.dryRun = true
 	return &c
 }
 
@@ -44,28 +54,88 @@ func (s *Service) claim(k *lifecycle.Key, r lifecycle.Result, now time.Time) ([]
 	return notices, lifecycle.MergeResult(r, cr)
 }
 
-// publish sends claimed notices. A failed send gives its claim back so a later sweep retries it.
-func (s *Service) publish(ctx context.Context, notices []lifecycle.Notice) {
+// delivery counts what became of the notices of one write.
+type delivery struct {
+	sent      int // published (with DryRun: shown)
+	failed    int // publish failed: the lease was given back
+	pastLease int // claimed before and not confirmed within the lease: sent again
+}
+
+// publish sends claimed notices and confirms the ones sent. A failed send gives its lease back so the next sweep
+// sends it again.
+func (s *Service) publish(ctx context.Context, notices []lifecycle.Notice) delivery {
+	var d delivery
+	var sent []lifecycle.Notice
 	for _, n := range notices {
+		attrs := noticeAttrs(n)
+		if n.Resend {
+			d.pastLease++
+		}
 		err := s.notify.to.Notify(ctx, n)
 		if err == nil {
-			s.log.InfoContext(ctx, "notice sent", "kind", string(n.Kind), "type", string(n.Alert.Type),
-				"grantId", n.Alert.GrantID, "keyArn", n.Alert.KeyARN)
+			d.sent++
+			if !s.dryRun {
+				sent = append(sent, n)
+				s.log.InfoContext(ctx, "notice sent", attrs...)
+			}
 			continue
 		}
-		s.log.ErrorContext(ctx, "notice not sent; releasing its claim", "kind", string(n.Kind), "type", string(n.Alert.Type),
-			"grantId", n.Alert.GrantID, "keyArn", n.Alert.KeyARN, "err", err)
+		d.failed++
+		if s.dryRun {
+			s.log.ErrorContext(ctx, "notice not shown", append(attrs, "err", err)...)
+			continue
+		}
+		s.log.ErrorContext(ctx, "notice not sent; its lease is given back so that the next sweep sends it", append(attrs, "err", err)...)
 		if rerr := s.release(ctx, n); rerr != nil {
-			s.log.ErrorContext(ctx, "claim not released: the notice is lost until a reminder", "kind", string(n.Kind),
-				"type", string(n.Alert.Type), "grantId", n.Alert.GrantID, "err", rerr)
+			s.log.ErrorContext(ctx, "lease not given back: the notice is sent again once its lease has passed",
+				append(attrs, "lease", lifecycle.NoticeLease, "err", rerr)...)
+		}
+	}
+	s.confirm(ctx, sent)
+	return d
+}
+
+func noticeAttrs(n lifecycle.Notice) []any {
+	return []any{"noticeId", n.ID(), "kind", string(n.Kind), "type", string(n.Alert.Type), "grantId", n.Alert.GrantID,
+		"keyArn", n.Alert.KeyARN, "resend", n.Resend}
+}
+
+// confirm records sent notices as sent: one conditional write per item that holds their alerts (a grant item, or
+// the key's usage item for key-level alerts). A confirmation that cannot be written leaves its notice to be sent
+// again once the lease has passed: a repeat, never a loss.
+func (s *Service) confirm(ctx context.Context, sent []lifecycle.Notice) {
+	type item struct{ key, grant string }
+	groups := map[item][]lifecycle.Notice{}
+	for _, n := range sent {
+		it := item{n.Alert.KeyARN, n.Alert.GrantID}
+		groups[it] = append(groups[it], n)
+	}
+	for _, it := range slices.SortedFunc(maps.Keys(groups), func(a, b item) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.grant, b.grant))
+	}) {
+		ns := groups[it]
+		err := onConflict(ctx, "confirm notices on "+it.key+" "+it.grant, func() error {
+			k, err := s.store.LoadKey(ctx, it.key, lifecycle.NoticeLoad(ns[0]))
+			if err != nil {
+				return err
+			}
+			r, ok := k.Confirm(ns...)
+			if !ok {
+				return nil // confirmed by another sender of the same notice
+			}
+			return s.store.SaveKey(ctx, k, r)
+		})
+		if err != nil {
+			s.log.ErrorContext(ctx, "notices sent but not confirmed: they are sent again once their lease has passed",
+				"keyArn", it.key, "grantId", it.grant, "notices", len(ns), "lease", lifecycle.NoticeLease, "err", err)
 		}
 	}
 }
 
-// release clears the claim of n with a conditional write; a claim someone else has since replaced is left alone.
+// release gives back the lease of n with a conditional write; a lease someone else has since taken is left alone.
 func (s *Service) release(ctx context.Context, n lifecycle.Notice) error {
-	for range maxAttempts {
-		k, err := s.store.LoadKey(ctx, n.Alert.KeyARN, lifecycle.ReleaseLoad(n))
+	return onConflict(ctx, "release notice "+n.ID(), func() error {
+		k, err := s.store.LoadKey(ctx, n.Alert.KeyARN, lifecycle.NoticeLoad(n))
 		if err != nil {
 			return err
 		}
@@ -73,11 +143,6 @@ func (s *Service) release(ctx context.Context, n lifecycle.Notice) error {
 		if !ok {
 			return nil
 		}
-		err = s.store.SaveKey(ctx, k, r)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		return err
-	}
-	return ErrConflict
+		return s.store.SaveKey(ctx, k, r)
+	})
 }

@@ -18,17 +18,19 @@ const module = "github.com/grantwatch/grantwatch/"
 // alert, inventory, lookup, archive) each wrap one AWS API and import no other adapter.
 var allowed = map[string][]string{
 	"pkg/lifecycle":  {},
-	"pkg/app":        {"pkg/lifecycle"},
+	"pkg/app":        {"pkg/lifecycle", "pkg/retry"},
+	"pkg/retry":      {},
+	"pkg/emf":        {},
 	"pkg/trail":      {"pkg/lifecycle", "github.com/go-json-experiment/json"},
 	"pkg/inventory":  {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/lookup":     {"pkg/lifecycle", "pkg/app", "pkg/trail", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
 	"pkg/archive":    {"pkg/trail", "pkg/replay", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/sync"},
-	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "github.com/aws/aws-lambda-go/events"},
+	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "pkg/emf", "github.com/aws/aws-lambda-go/events"},
 	"pkg/env":        {"pkg/lifecycle"},
 	"pkg/replay":     {"pkg/lifecycle", "pkg/trail", "pkg/app"},
 	"pkg/store":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/alert":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/wire":       {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
+	"pkg/wire":       {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
 	"pkg/golden":     {},
 	"pkg/testenv":    {"github.com/aws/aws-sdk-go-v2"},
 	"pkg/lambdatest": {},

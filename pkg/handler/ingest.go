@@ -8,8 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
+	"github.com/grantwatch/grantwatch/pkg/emf"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
@@ -22,12 +22,15 @@ type ingester interface {
 
 // Ingest handles the EventBridge "AWS API Call via CloudTrail" events of IngestFunction.
 type Ingest struct {
-	app ingester
-	log *slog.Logger
+	app     ingester
+	log     *slog.Logger
+	metrics *emf.Writer
 }
 
-// NewIngest returns the handler.
-func NewIngest(app ingester, log *slog.Logger) *Ingest { return &Ingest{app: app, log: log} }
+// NewIngest returns the handler; it writes its metrics (metrics.go) to metrics.
+func NewIngest(app ingester, log *slog.Logger, metrics *emf.Writer) *Ingest {
+	return &Ingest{app: app, log: log, metrics: metrics}
+}
 
 // Handle takes the raw event, so that an envelope the runtime could not unmarshal into a typed struct is still
 // recorded instead of failing before our code runs (which Lambda would retry for nothing). trail.Classify decodes
@@ -53,29 +56,17 @@ func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
 	}
 	h.log.InfoContext(ctx, "event processed", "eventId", ev.ID, "eventName", ev.Name, "grantId", ev.GrantID,
 		"keyArn", ev.KeyARN, "outcome", string(r.Outcome), "alerts", len(r.Alerts))
-	emitAlerts(ctx, h.log, r.Alerts, r.Resolved) // AlertsRaised/AlertsResolved metrics (sweep.go)
+	putAlerts(ctx, h.log, h.metrics, r.Alerts, r.Resolved)
 	return nil
 }
 
-// reject records unusable input where a person can find it (the table's REJECTED# items), counts it as an
-// embedded-metric-format log line, and drops it. Only a failure to record it is returned, so it is retried.
+// reject records unusable input where a person can find it (the table's REJECTED# items), counts it
+// (EventsRejected), and drops it. Only a failure to record it is returned, so it is retried.
 func (h *Ingest) reject(ctx context.Context, source, eventID string, raw []byte, cause error) error {
-	h.log.WarnContext(ctx, "event rejected", "source", source, "eventId", eventID, "err", cause,
-		slog.Group("_aws", "Timestamp", time.Now().UnixMilli(), "CloudWatchMetrics", []emfDirective{{Namespace: "grantwatch", Dimensions: [][]string{{}},
-			Metrics: []emfMetric{{Name: "EventsRejected", Unit: "Count"}}}}), "EventsRejected", 1)
+	h.log.WarnContext(ctx, "event rejected", "source", source, "eventId", eventID, "err", cause)
+	put(ctx, h.log, h.metrics, "", "", count("EventsRejected", 1))
 	if err := h.app.Reject(ctx, source, eventID, raw, cause); err != nil {
 		return fmt.Errorf("handler: record rejected event %s: %w", source, err)
 	}
 	return nil
-}
-
-type emfDirective struct {
-	Namespace  string      `json:"Namespace"`
-	Dimensions [][]string  `json:"Dimensions"`
-	Metrics    []emfMetric `json:"Metrics"`
-}
-
-type emfMetric struct {
-	Name string `json:"Name"`
-	Unit string `json:"Unit"`
 }

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/grantwatch/grantwatch/pkg/emf"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
@@ -30,6 +32,9 @@ func (f *fakeApp) Reject(_ context.Context, source, _ string, _ []byte, _ error)
 	f.rejected = append(f.rejected, source)
 	return f.rejectErr
 }
+
+// hour is the clock of the handlers under test.
+var hour = time.Date(2024, 6, 1, 1, 0, 0, 0, time.UTC)
 
 func sample(t *testing.T, name string) json.RawMessage {
 	t.Helper()
@@ -64,8 +69,8 @@ func TestIngestPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			h := handler.NewIngest(&tt.app, slog.New(slog.NewJSONHandler(&logs, nil)))
+			var logs, metrics bytes.Buffer
+			h := handler.NewIngest(&tt.app, slog.New(slog.NewJSONHandler(&logs, nil)), emf.New(&metrics, func() time.Time { return hour }, ""))
 			err := h.Handle(context.Background(), tt.event)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Handle() error = %v; want error %v", err, tt.wantErr)
@@ -73,8 +78,8 @@ func TestIngestPolicy(t *testing.T) {
 			if len(tt.app.ingested) != tt.wantIngested || len(tt.app.rejected) != tt.wantRejected {
 				t.Fatalf("ingested %d, rejected %d; want %d and %d", len(tt.app.ingested), len(tt.app.rejected), tt.wantIngested, tt.wantRejected)
 			}
-			if tt.wantRejected > 0 && !strings.Contains(logs.String(), `"EventsRejected":1`) {
-				t.Errorf("logs lack the EventsRejected metric: %s", logs.String())
+			if tt.wantRejected > 0 && !strings.Contains(metrics.String(), `"EventsRejected":1`) {
+				t.Errorf("metrics lack EventsRejected: %s", metrics.String())
 			}
 		})
 	}
@@ -82,7 +87,7 @@ func TestIngestPolicy(t *testing.T) {
 
 func TestRejectionNamesTheEnvelope(t *testing.T) {
 	app := &fakeApp{}
-	h := handler.NewIngest(app, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)))
+	h := handler.NewIngest(app, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), nil)
 	_ = h.Handle(context.Background(), json.RawMessage(`{"id":"eb-42","detail-type":"AWS API Call via CloudTrail","detail":[]}`))
 	if len(app.rejected) != 1 || app.rejected[0] != "eventbridge:eb-42" {
 		t.Fatalf("rejected sources = %v; want [eventbridge:eb-42]", app.rejected)

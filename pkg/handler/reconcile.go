@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/emf"
 )
 
 // reconciler is the part of app.Service the reconcile handler uses.
@@ -17,15 +18,16 @@ type reconciler interface {
 
 // Reconcile handles ReconcileFunction's scheduled events: every key with recorded Bedrock grants against KMS.
 type Reconcile struct {
-	app    reconciler
-	grants app.GrantLister
-	log    *slog.Logger
-	now    func() time.Time
+	app     reconciler
+	grants  app.GrantLister
+	log     *slog.Logger
+	metrics *emf.Writer
+	now     func() time.Time
 }
 
-// NewReconcile returns the handler. Pass time.Now in production.
-func NewReconcile(app reconciler, grants app.GrantLister, log *slog.Logger, now func() time.Time) *Reconcile {
-	return &Reconcile{app: app, grants: grants, log: log, now: now}
+// NewReconcile returns the handler. Pass time.Now in production, and the same clock to metrics.
+func NewReconcile(app reconciler, grants app.GrantLister, log *slog.Logger, metrics *emf.Writer, now func() time.Time) *Reconcile {
+	return &Reconcile{app: app, grants: grants, log: log, metrics: metrics, now: now}
 }
 
 // Handle reconciles and writes the GrantsAdded, GrantsEnded and KeysNotListed metrics. A key that could not be
@@ -44,9 +46,7 @@ func (h *Reconcile) Handle(ctx context.Context, _ json.RawMessage) error {
 			h.log.InfoContext(ctx, "key reconciled", "keyArn", k.KeyARN, "listed", k.Listed, "added", k.Added, "ended", k.Ended)
 		}
 	}
-	emit(ctx, h.log, "GrantsAdded", "", "", added)
-	emit(ctx, h.log, "GrantsEnded", "", "", ended)
-	emit(ctx, h.log, "KeysNotListed", "", "", rep.CouldNotList())
+	put(ctx, h.log, h.metrics, "", "", count("GrantsAdded", added), count("GrantsEnded", ended), count("KeysNotListed", rep.CouldNotList()))
 	if err != nil {
 		return fmt.Errorf("handler: reconcile: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/emf"
 )
 
 type reconcileFunc func(ctx context.Context, lister app.GrantLister, keys []string, at time.Time) (app.ReconcileReport, error)
@@ -35,19 +36,19 @@ func TestReconcileHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs bytes.Buffer
+			var logs, metrics bytes.Buffer
 			var gotKeys []string
 			h := NewReconcile(reconcileFunc(func(_ context.Context, _ app.GrantLister, keys []string, _ time.Time) (app.ReconcileReport, error) {
 				gotKeys = keys
 				return rep, tt.err
-			}), nil, slog.New(slog.NewJSONHandler(&logs, nil)), time.Now)
+			}), nil, slog.New(slog.NewJSONHandler(&logs, nil)), emf.New(&metrics, time.Now, ""), time.Now)
 			err := h.Handle(context.Background(), nil)
 			if (err != nil) != tt.wantErr || gotKeys != nil {
 				t.Errorf("Handle error = %v, keys %v; want error %v and every recorded key (nil)", err, gotKeys, tt.wantErr)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(logs.String(), w) {
-					t.Errorf("log lacks %s:\n%s", w, logs.String())
+				if !strings.Contains(logs.String()+metrics.String(), w) {
+					t.Errorf("log and metrics lack %s:\n%s\n%s", w, logs.String(), metrics.String())
 				}
 			}
 		})

@@ -6,21 +6,21 @@ import (
 	"time"
 )
 
-// AlertType names an alert rule (§8 "Alerts").
+// AlertType names an alert rule (§8 "Alerts"). Severity, why it matters and the remedy of each are in one table,
+// alertSpecs (alerttypes.go).
 type AlertType string
 
-// The alert rules. OrphanedPrimary needs Bedrock control-plane events and is raised by a later issue's code.
+// The alert rules.
 const (
 	LongLivedSecondary       AlertType = "long-lived-secondary"
 	OrphanedSecondary        AlertType = "orphaned-secondary"
-	OrphanedPrimary          AlertType = "orphaned-primary"
+	OrphanedPrimary          AlertType = "orphaned-primary" // job-aware (jobs.go)
 	UseAfterRetire           AlertType = "use-after-retire"
 	ScopeEscalation          AlertType = "scope-escalation"
 	UnexpectedGrantee        AlertType = "unexpected-grantee"
 	MissingRetiringPrincipal AlertType = "missing-retiring-principal"
-	GrantQuota               AlertType = "grant-quota" // key-level: active grants near the per-key quota (quota.go)
-	// Issue 5: KMS lists a live Bedrock grant that grantwatch did not know or had as ended (reconcile.go).
-	UntrackedGrant AlertType = "untracked-grant"
+	GrantQuota               AlertType = "grant-quota"     // key-level: active grants near the per-key quota (quota.go)
+	UntrackedGrant           AlertType = "untracked-grant" // KMS lists a live Bedrock grant no event recorded (reconcile.go)
 )
 
 // Severity ranks an alert.
@@ -34,17 +34,14 @@ const (
 	Critical Severity = "critical"
 )
 
-var severities = map[AlertType]Severity{
-	LongLivedSecondary:       High,
-	OrphanedSecondary:        High,
-	OrphanedPrimary:          Medium,
-	UseAfterRetire:           Critical,
-	ScopeEscalation:          High,
-	UnexpectedGrantee:        High,
-	MissingRetiringPrincipal: Medium,
-	GrantQuota:               High,
-	UntrackedGrant:           High, // issue 5 (reconcile.go)
-}
+// severities is the severity of each type, from the table.
+var severities = func() map[AlertType]Severity {
+	m := make(map[AlertType]Severity, len(alertSpecs))
+	for _, s := range alertSpecs {
+		m[s.Type] = s.Severity
+	}
+	return m
+}()
 
 // Alert is one raised alert. GrantID is empty for key-level alerts (use-after-retire).
 type Alert struct {
@@ -55,19 +52,21 @@ type Alert struct {
 	Message  string
 	RaisedAt time.Time // the time the rule was evaluated at: an event's time or the sweep's
 
-	// Delivery (notify.go). Each time is written by the claim that sends the notice, in the same conditional
-	// write, so two writers racing cannot both send it.
-	NotifiedAt           time.Time // the first notification was claimed
-	RemindedAt           time.Time // the latest reminder was claimed
-	ResolvedAt           time.Time // the grant ended: nothing left to act on
-	Resolution           string    // how it ended, e.g. "retired after 31h0m0s"
-	ResolutionNotifiedAt time.Time // the resolution notice was claimed
+	// Delivery (notify.go). Each notice time is its issue time, written by the claim that first sends it in the same
+	// conditional write, so two writers racing cannot both send it.
+	NotifiedAt           time.Time  // the first notification was claimed
+	RemindedAt           time.Time  // the latest reminder was claimed
+	ResolvedAt           time.Time  // the grant ended: nothing left to act on
+	Resolution           string     // how it ended, e.g. "retired after 31h0m0s"
+	ResolutionNotifiedAt time.Time  // the resolution notice was claimed
+	Unconfirmed          NoticeKind // the notice claimed and not yet confirmed sent; "" when every claimed one was
+	LeasedAt             time.Time  // when the current claim of the Unconfirmed notice began; zero once released
 }
 
 // Config holds the thresholds of the rules. Use DefaultConfig and change what you need.
 type Config struct {
 	SecondaryMaxAge      time.Duration // long-lived-secondary for secondaries
-	DataAutomationMaxAge time.Duration // long-lived-secondary for Data Automation grants (30h lifetime + 1h grace)
+	DataAutomationMaxAge time.Duration // long-lived-secondary for Data Automation invocation grants (30h lifetime + 1h grace)
 	OrphanGrace          time.Duration // how long a secondary may outlive its parent
 	UseAfterRetireGrace  time.Duration // how long after the last grant ended a Bedrock call is still tolerated
 	UseSettle            time.Duration // how old a Bedrock call must be before the sweep checks it (delivery lag)
@@ -135,9 +134,9 @@ func grantAlerts(g Grant, parent *PrimaryRef, at time.Time, cfg Config) []Alert 
 			out = append(out, newAlert(LongLivedSecondary, g, at,
 				"secondary grant %s has been active for %s, longer than %s: Bedrock retires a secondary when its job ends", g.ID, age, cfg.SecondaryMaxAge))
 		}
-		if g.Kind == DataAutomation && age > cfg.DataAutomationMaxAge {
+		if g.Kind == DataAutomation && !slices.Contains(g.Operations, CreateGrant) && age > cfg.DataAutomationMaxAge {
 			out = append(out, newAlert(LongLivedSecondary, g, at,
-				"Data Automation grant %s has been active for %s, longer than %s: Bedrock Data Automation retires its grants after 30h", g.ID, age, cfg.DataAutomationMaxAge))
+				"Data Automation grant %s has been active for %s, longer than %s: Bedrock Data Automation retires its invocation grants after 30h", g.ID, age, cfg.DataAutomationMaxAge))
 		}
 		if g.Kind == Secondary && parent != nil && !parent.EndedAt.IsZero() && at.Sub(parent.EndedAt) > cfg.OrphanGrace {
 			out = append(out, newAlert(OrphanedSecondary, g, at,

@@ -37,6 +37,12 @@ type Usage struct {
 // Unchecked reports whether the usage holds Bedrock service calls the sweep has not checked yet.
 func (u Usage) Unchecked() bool { return len(u.UncheckedUses) > 0 }
 
+// Due reports whether the sweep must visit the key for its usage record: Bedrock service calls not yet checked, or a
+// key-level notice claimed and not yet confirmed sent (notify.go). Stores index keys whose usage is due.
+func (u Usage) Due() bool {
+	return u.Unchecked() || slices.ContainsFunc(u.Alerts, func(a Alert) bool { return a.Unconfirmed != "" })
+}
+
 // Clone returns a deep copy.
 func (u Usage) Clone() Usage {
 	u.Calls = maps.Clone(u.Calls)
@@ -472,7 +478,7 @@ func Classify(ev Event) (Kind, string) {
 func classify(c Caller, through bool, ops, constraintKeys []string) (Kind, string) {
 	switch {
 	case slices.Contains(constraintKeys, DataAutomationKey):
-		return DataAutomation, "its constraints name the encryption-context key " + DataAutomationKey
+		return DataAutomation, dataAutomationReason(ops)
 	case c.Type == "AWSService":
 		return Secondary, "created by the Bedrock service itself (userIdentity.type AWSService, invokedBy " + c.InvokedBy + ")"
 	case through && slices.Contains(ops, CreateGrant):
@@ -481,6 +487,19 @@ func classify(c Caller, through bool, ops, constraintKeys []string) (Kind, strin
 		return KnowledgeBase, "created by customer principal " + c.Name() + " through Bedrock, without CreateGrant among its operations"
 	}
 	return OtherBedrock, "names Bedrock as grantee or retiring principal but was not created through Bedrock"
+}
+
+// dataAutomationReason says why a grant is a Data Automation grant, and which of BDA's two it is: the
+// InvokeDataAutomationAsync grant, which BDA retires after 30 hours, or the library/project grant (BDA's "primary
+// grant", with CreateGrant), which lives until its library is deleted and so is never alerted for its age.
+func dataAutomationReason(ops []string) string {
+	why := "its constraints name the encryption-context key " + DataAutomationKey
+	if slices.Contains(ops, CreateGrant) {
+		return why + "; with CreateGrant among its operations it is a library or project grant, which lives until " +
+			"its library is deleted and is not alerted for age"
+	}
+	return why + "; without CreateGrant among its operations it is an InvokeDataAutomationAsync grant, which " +
+		"Bedrock Data Automation retires after 30 hours"
 }
 
 func (g *Grant) addHistory(ev Event) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,14 @@ var (
 	alice              = lifecycle.Caller{Type: "IAMUser", ARN: "arn:aws:iam::111122223333:user/Alice"}
 	allFour            = []string{"Decrypt", "CreateGrant", "GenerateDataKey", "DescribeKey"}
 	narrow             = []string{"Decrypt", "GenerateDataKey", "DescribeKey"}
+	daInvoke           = narrow // an InvokeDataAutomationAsync grant; BDA's library grant has allFour
 )
+
+// daGrant makes ev a Bedrock Data Automation CreateGrant.
+func daGrant(ev lifecycle.Event) lifecycle.Event {
+	ev.ConstraintKeys = []string{lifecycle.DataAutomationKey}
+	return ev
+}
 
 // create builds a CreateGrant event; bedrock callers call through Bedrock, as in the AWS samples.
 func create(id, grant string, at time.Time, caller lifecycle.Caller, ops []string) lifecycle.Event {
@@ -240,16 +248,12 @@ func TestAlertRules(t *testing.T) {
 			events: []lifecycle.Event{create("c1", "p", t0, customerViaBedrock, allFour), create("c2", "s", t0, bedrockService, narrow),
 				end("r", lifecycle.RetireGrant, "s", t0.Add(30*time.Hour), bedrockService)},
 			at: t0.Add(48 * time.Hour)},
-		{name: "data automation after 31h", events: []lifecycle.Event{func() lifecycle.Event {
-			ev := create("c1", "d", t0, customerViaBedrock, allFour)
-			ev.ConstraintKeys = []string{lifecycle.DataAutomationKey}
-			return ev
-		}()}, at: t0.Add(31*time.Hour + time.Minute), want: []string{"d:long-lived-secondary"}},
-		{name: "data automation at 30h is fine", events: []lifecycle.Event{func() lifecycle.Event {
-			ev := create("c1", "d", t0, customerViaBedrock, allFour)
-			ev.ConstraintKeys = []string{lifecycle.DataAutomationKey}
-			return ev
-		}()}, at: t0.Add(30 * time.Hour)},
+		{name: "data automation invocation grant after 31h", events: []lifecycle.Event{daGrant(create("c1", "d", t0, customerViaBedrock, daInvoke))},
+			at: t0.Add(31*time.Hour + time.Minute), want: []string{"d:long-lived-secondary"}},
+		{name: "data automation invocation grant at 31h is fine", events: []lifecycle.Event{daGrant(create("c1", "d", t0, customerViaBedrock, daInvoke))},
+			at: t0.Add(31 * time.Hour)},
+		{name: "data automation library grant (CreateGrant) lives on by design", events: []lifecycle.Event{daGrant(create("c1", "d", t0, customerViaBedrock, allFour))},
+			at: t0.Add(48 * time.Hour)},
 		{name: "orphaned secondary after parent revoked",
 			events: []lifecycle.Event{create("c1", "p", t0, customerViaBedrock, allFour), create("c2", "s", t0.Add(time.Minute), bedrockService, narrow),
 				end("v", lifecycle.RevokeGrant, "p", t0.Add(time.Hour), alice)},
@@ -441,5 +445,32 @@ func TestUncheckedUsesAreBounded(t *testing.T) {
 	latest := t0.Add(499 * 20 * time.Second)
 	if len(u) != lifecycle.MaxUncheckedUses || latest.Sub(u[len(u)-1]) >= time.Minute || !u[0].Equal(t0) {
 		t.Fatalf("kept %d calls from %s to %s; want %d, from the first to within a minute of %s", len(u), u[0], u[len(u)-1], lifecycle.MaxUncheckedUses, latest)
+	}
+}
+
+// TestDataAutomationKindReason: the kind reason tells BDA's two grants apart, from events and from ListGrants alike:
+// the invocation grant is retired after 30 hours, the library grant (with CreateGrant) is long-lived by design.
+func TestDataAutomationKindReason(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ops  []string
+		want string
+	}{
+		{"invocation grant", daInvoke, "InvokeDataAutomationAsync grant, which Bedrock Data Automation retires after 30 hours"},
+		{"library grant", allFour, "library or project grant, which lives until its library is deleted and is not alerted for age"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			k := lifecycle.NewKey(keyARN)
+			if _, err := k.Apply(daGrant(create("c1", "d", t0, customerViaBedrock, tt.ops)), lifecycle.DefaultConfig()); err != nil {
+				t.Fatal(err)
+			}
+			if why := k.Grants["d"].KindReason(); !strings.Contains(why, tt.want) || !strings.Contains(why, lifecycle.DataAutomationKey) {
+				t.Errorf("KindReason() = %q; want it to name %s and say %q", why, lifecycle.DataAutomationKey, tt.want)
+			}
+			kind, why := lifecycle.ClassifyListed(lifecycle.ListedGrant{Operations: tt.ops, ConstraintKeys: []string{lifecycle.DataAutomationKey}})
+			if kind != lifecycle.DataAutomation || !strings.Contains(why, tt.want) {
+				t.Errorf("ClassifyListed() = %s, %q; want data-automation saying %q", kind, why, tt.want)
+			}
+		})
 	}
 }

@@ -50,7 +50,7 @@ func ClassifyListed(l ListedGrant) (Kind, string) {
 	const from = "recorded by reconcile from KMS ListGrants (no CreateGrant event was seen); "
 	switch {
 	case slices.Contains(l.ConstraintKeys, DataAutomationKey):
-		return DataAutomation, from + "its constraints name the encryption-context key " + DataAutomationKey
+		return DataAutomation, from + dataAutomationReason(l.Operations)
 	case slices.Contains(l.Operations, CreateGrant):
 		return Primary, from + "CreateGrant is among its operations; ListGrants does not show who created it"
 	}

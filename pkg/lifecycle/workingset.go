@@ -144,13 +144,15 @@ func (g Grant) isPrimary() bool { return g.Kind == Primary && g.Created() && !g.
 func (g Grant) isSecondary() bool { return g.Kind == Secondary && g.Created() && !g.Pending }
 
 // Archivable reports whether g may leave the working set at horizon: it ended before it, and every notice about it
-// has been sent or is no longer due. (A primary that an active secondary names as its parent stays too: Settle.)
+// has been confirmed sent or is no longer due. A claimed notice not yet confirmed keeps the grant where the sweep
+// reads, so that the sweep sends it again once its lease has passed. (A primary that an active secondary names as
+// its parent stays too: Settle.)
 func (g Grant) Archivable(horizon time.Time) bool {
 	if !g.Ended() || !g.EndedAt.Before(horizon) {
 		return false
 	}
 	for _, a := range g.Alerts {
-		if a.ResolvedAt.IsZero() || (!a.NotifiedAt.IsZero() && a.ResolutionNotifiedAt.IsZero()) {
+		if a.ResolvedAt.IsZero() || a.Unconfirmed != "" || (!a.NotifiedAt.IsZero() && a.ResolutionNotifiedAt.IsZero()) {
 			return false
 		}
 	}

@@ -84,6 +84,15 @@ type InputError struct {
 	Error  string `json:"error"`
 }
 
+// Rules returns cfg as replay applies it. Replay's input is complete: when the sweep at --at runs, no grant event is
+// still on its way, so the settle window that makes the live sweep wait for late CloudTrail events before checking
+// a Bedrock service call is not needed. Every recorded call older than the use-after-retire grace is checked
+// (grant-lifecycle.md §8); the Lambda sweep keeps cfg.UseSettle.
+func Rules(cfg lifecycle.Config) lifecycle.Config {
+	cfg.UseSettle = cfg.UseAfterRetireGrace
+	return cfg
+}
+
 // Replayer accumulates what it applied. Use New, then Paths, Inputs or Items, then Finish.
 type Replayer struct {
 	svc    *app.Service
@@ -296,7 +305,11 @@ func (r *Replayer) reject(source string, err error) {
 
 // Finish runs one sweep at at and reports every Bedrock grant and alert on the keys the replay touched.
 func (r *Replayer) Finish(ctx context.Context, at time.Time) (Report, error) {
-	if _, err := r.svc.Sweep(ctx, at); err != nil {
+	sw, err := r.svc.Sweep(ctx, at)
+	if err == nil && len(sw.Failed) > 0 {
+		err = fmt.Errorf("key %s: %w", sw.Failed[0].KeyARN, sw.Failed[0].Err) // a store failure: the report would be wrong
+	}
+	if err != nil {
 		return Report{}, fmt.Errorf("replay: sweep: %w", err)
 	}
 	rep := Report{Grants: []Grant{}, Alerts: []Alert{}, Stats: r.stats, Errors: slices.Clone(r.errs)}

@@ -167,6 +167,17 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 				k.Usage.UncheckedUses = []time.Time{t0.Add(4 * time.Hour)}
 				return k
 			}(), withUsage: true},
+			// Every delivery field, a claim not yet confirmed included.
+			{name: "notices claimed", key: func() lifecycle.Key {
+				g := endedGrant(keyA, "g-ended")
+				a := &g.Alerts[0]
+				a.NotifiedAt, a.RemindedAt, a.ResolvedAt, a.Resolution = t0.Add(25*time.Hour), t0.Add(26*time.Hour), t0.Add(27*time.Hour), "retired after 27h0m0s"
+				a.ResolutionNotifiedAt, a.Unconfirmed, a.LeasedAt = t0.Add(28*time.Hour), lifecycle.NoticeResolved, t0.Add(29*time.Hour)
+				k := keyWith(keyA, g)
+				k.Usage = fullUsage(keyA)
+				k.Usage.Alerts[0].NotifiedAt, k.Usage.Alerts[0].Unconfirmed = t0.Add(5*time.Hour), lifecycle.NoticeAlert // released: no lease
+				return k
+			}(), withUsage: true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -345,8 +356,16 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 
 		f := mustLoad(t, s, keyF)
 		f.Usage.UncheckedUses = nil
+		f.Usage.Alerts[0].NotifiedAt, f.Usage.Alerts[0].Unconfirmed, f.Usage.Alerts[0].LeasedAt = t0.Add(5*time.Hour), lifecycle.NoticeAlert, t0.Add(5*time.Hour)
 		if err := s.SaveKey(ctx, f, lifecycle.Result{UsageChanged: true}); err != nil {
-			t.Fatalf("SaveKey(usage checked) error = %v", err)
+			t.Fatalf("SaveKey(usage checked, key-level notice claimed) error = %v", err)
+		}
+		assertActive(t, s, []string{keyA, keyB, keyC, keyF}) // the sweep must find the notice again if it is not confirmed
+
+		f = mustLoad(t, s, keyF)
+		f.Usage.Alerts[0].Unconfirmed, f.Usage.Alerts[0].LeasedAt = "", time.Time{}
+		if err := s.SaveKey(ctx, f, lifecycle.Result{UsageChanged: true}); err != nil {
+			t.Fatalf("SaveKey(notice confirmed) error = %v", err)
 		}
 		assertActive(t, s, []string{keyA, keyB, keyC})
 

@@ -89,6 +89,10 @@ type alertItem struct {
 	ResolvedAt       string `dynamodbav:"rs,omitempty"`
 	Resolution       string `dynamodbav:"rn,omitempty"`
 	ResolvedNotified string `dynamodbav:"rna,omitempty"`
+	// The notice claimed and not yet confirmed sent, and when its lease began. Optional, like every attribute added
+	// to format 2: an item without them has every claimed notice confirmed, as grantwatch had before leases.
+	Unconfirmed string `dynamodbav:"nu,omitempty"`
+	LeasedAt    string `dynamodbav:"nl,omitempty"`
 }
 
 // usageItem is the key's usage (sk USAGE): written by every Bedrock key-use call, so it stays small.
@@ -266,7 +270,8 @@ func toAlertItems(as []lifecycle.Alert) []alertItem {
 	for _, a := range as {
 		out = append(out, alertItem{Type: string(a.Type), Severity: string(a.Severity), Message: a.Message,
 			RaisedAt: timeAttr(a.RaisedAt), NotifiedAt: timeAttr(a.NotifiedAt), RemindedAt: timeAttr(a.RemindedAt),
-			ResolvedAt: timeAttr(a.ResolvedAt), Resolution: a.Resolution, ResolvedNotified: timeAttr(a.ResolutionNotifiedAt)})
+			ResolvedAt: timeAttr(a.ResolvedAt), Resolution: a.Resolution, ResolvedNotified: timeAttr(a.ResolutionNotifiedAt),
+			Unconfirmed: string(a.Unconfirmed), LeasedAt: timeAttr(a.LeasedAt)})
 	}
 	return out
 }
@@ -277,7 +282,7 @@ func alertsOf(items []alertItem, grantID, keyARN string, tm func(string) time.Ti
 		out = append(out, lifecycle.Alert{Type: lifecycle.AlertType(a.Type), Severity: lifecycle.Severity(a.Severity),
 			GrantID: grantID, KeyARN: keyARN, Message: a.Message, RaisedAt: tm(a.RaisedAt), NotifiedAt: tm(a.NotifiedAt),
 			RemindedAt: tm(a.RemindedAt), ResolvedAt: tm(a.ResolvedAt), Resolution: a.Resolution,
-			ResolutionNotifiedAt: tm(a.ResolvedNotified)})
+			ResolutionNotifiedAt: tm(a.ResolvedNotified), Unconfirmed: lifecycle.NoticeKind(a.Unconfirmed), LeasedAt: tm(a.LeasedAt)})
 	}
 	return out
 }
@@ -289,7 +294,7 @@ func toUsageItem(keyARN string, u lifecycle.Usage) usageItem {
 	for _, t := range u.UncheckedUses {
 		it.Unchecked = append(it.Unchecked, t.UnixMilli())
 	}
-	if u.Unchecked() {
+	if u.Due() {
 		it.GSI1PK, it.GSI1SK = activeValue, usageSK
 	}
 	return it

@@ -160,14 +160,14 @@ func versionOK(given, stored int64, exists bool) bool {
 	return exists && stored == given
 }
 
-// ActiveKeys returns, sorted, the keys with a grant in their working set or unchecked Bedrock service use: what
+// ActiveKeys returns, sorted, the keys with a grant in their working set or usage that is due (Usage.Due): what
 // Table's ActiveGrants index holds.
 func (m *Memory) ActiveKeys(context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []string
 	for arn, mk := range m.keys {
-		if len(mk.working) > 0 || mk.usage.Unchecked() {
+		if len(mk.working) > 0 || mk.usage.Due() {
 			out = append(out, arn)
 		}
 	}

@@ -28,7 +28,8 @@ func (c *countingNotifier) Notify(_ context.Context, n lifecycle.Notice) error {
 }
 
 // testNotifyOnce races n sweeps over the same long-lived secondaries, then retirements against more sweeps, and
-// checks every notice was sent exactly once: one alert per grant, then one resolution per grant.
+// checks every notice was sent exactly once (one alert per grant, then one resolution per grant) and confirmed, so
+// that no sweep after the lease sends it again.
 func testNotifyOnce(t *testing.T, st app.Store, racers int) {
 	t.Helper()
 	ctx := context.Background()
@@ -90,6 +91,21 @@ func testNotifyOnce(t *testing.T, st app.Store, racers int) {
 	}
 	race(fns...)
 	race(sweep(t0.Add(28*time.Hour)), sweep(t0.Add(28*time.Hour))) // pick up what a lost race left
+	// Every send was confirmed despite the races: a sweep after every lease has passed sends nothing again.
+	race(sweep(t0.Add(31 * time.Hour)))
+	for _, k := range keys {
+		key, err := st.LoadKey(ctx, k, lifecycle.Load{Scope: lifecycle.ScopeAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range key.Grants {
+			for _, a := range g.Alerts {
+				if a.Unconfirmed != "" {
+					t.Errorf("grant %s: %s notice of %s still unconfirmed after the races", g.ID, a.Unconfirmed, a.Type)
+				}
+			}
+		}
+	}
 
 	want := map[string]int{}
 	for _, ev := range grants {

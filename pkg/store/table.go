@@ -7,7 +7,7 @@
 //	grant        KEY#<keyArn>            GRANT#<grantId>            in the key's working set; ActiveGrants index entry
 //	archived     KEY#<keyArn>            ARCHIVE#<grantId>          left the working set (lifecycle/workingset.go)
 //	meta         KEY#<keyArn>            META                       the working set's primaries, the archive summary
-//	usage        KEY#<keyArn>            USAGE                      Bedrock key use; ActiveGrants entry while unchecked
+//	usage        KEY#<keyArn>            USAGE                      Bedrock key use; ActiveGrants entry while due
 //	rejection    REJECTED#<yyyy-mm-dd>   <at RFC3339Nano>#<source>  ttl = at + 90 d
 //	format       GRANTWATCH              FORMAT                     the table's format version (Open checks it)
 //
@@ -27,9 +27,10 @@
 //     on the version read (optimistic concurrency): the loser of a race gets app.ErrConflict and the use case retries
 //     from a fresh read.
 //   - ActiveKeys: Query of the sparse GSI ActiveGrants (gsi1pk = ACTIVE, KEYS_ONLY): grants in a working set and
-//     usage with Bedrock service calls the sweep has not checked, so the sweep visits what is live or about to be
-//     archived, never history. All entries share one index partition: fine while items enter and leave it far below
-//     1,000/s (KMS allows 50 CreateGrant/s per account).
+//     usage with Bedrock service calls the sweep has not checked or a key-level notice not yet confirmed sent, so
+//     the sweep visits what is live, about to be archived or still owed a notice, never history. All entries share
+//     one index partition: fine while items enter and leave it far below 1,000/s (KMS allows 50 CreateGrant/s per
+//     account).
 //
 // TTL only removes what nobody needs any more: pending tombstones after CloudTrail's 90-day lookup window (a
 // backfilled CreateGrant within it still finds the tombstone) and old rejections. DynamoDB deletes expired items
@@ -437,8 +438,8 @@ func (t *Table) transact(ctx context.Context, keyARN string, ws []write) error {
 }
 
 // ActiveKeys queries the ActiveGrants index and returns, sorted, the distinct keys that have a grant in their
-// working set or unchecked Bedrock service use. The index is eventually consistent: a grant that just started may
-// show up one sweep late.
+// working set or usage that is due (lifecycle.Usage.Due). The index is eventually consistent: a grant that just
+// started may show up one sweep late.
 func (t *Table) ActiveKeys(ctx context.Context) ([]string, error) {
 	if err := t.checkFormat(ctx); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/emf"
 	"github.com/grantwatch/grantwatch/pkg/env"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
@@ -28,6 +29,7 @@ type Deps struct {
 	Log     *slog.Logger
 	Store   *store.Table
 	Service *app.Service // delivers alerts through SNS when ALERT_TOPIC_ARN is set, else as log lines
+	Metrics *emf.Writer  // EMF on stdout, stamped with time.Now, kept by Lambda's log-level filter
 }
 
 // Load reads the environment (every problem at once) and the AWS configuration (AWS_ENDPOINT_URL is honoured).
@@ -46,5 +48,6 @@ func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
 	}
 	st := store.Checked(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval)
-	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc}, nil
+	metrics := emf.New(os.Stdout, time.Now, os.Getenv("AWS_LAMBDA_LOG_LEVEL")) // the level lambdacontext.NewLogger reads
+	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc, Metrics: metrics}, nil
 }
