@@ -161,18 +161,31 @@ func (s *Service) cycle(ctx context.Context, arn string, load *lifecycle.Load, a
 		if err != nil {
 			return r, nil, err
 		}
-		if !r.Need.Zero() {
-			if load.Covers(r.Need) || widenings == maxWidenings {
-				return lifecycle.Result{}, nil, fmt.Errorf("app: %s: still needs %+v after loading %+v", what, r.Need, *load)
+		widen := func(need lifecycle.Load) error {
+			if load.Covers(need) || widenings == maxWidenings {
+				return fmt.Errorf("app: %s: still needs %+v after loading %+v", what, need, *load)
 			}
-			*load = load.Union(r.Need)
+			*load = load.Union(need)
+			return nil
+		}
+		if !r.Need.Zero() {
+			if err := widen(r.Need); err != nil {
+				return lifecycle.Result{}, nil, err
+			}
 			continue
 		}
 		if !mayWrite {
 			return r, nil, nil
 		}
 		notices, write := s.claim(&k, r, at)
-		write = lifecycle.MergeResult(write, k.Settle(write, s.horizon()))
+		settled := k.Settle(write, s.horizon())
+		if !settled.Need.Zero() { // archiving a primary writes the archive's record of primaries: load it too
+			if err := widen(settled.Need); err != nil {
+				return lifecycle.Result{}, nil, err
+			}
+			continue
+		}
+		write = lifecycle.MergeResult(write, settled)
 		if !write.Writes() {
 			return r, nil, nil
 		}

@@ -195,3 +195,64 @@ func TestLateEventsForArchivedGrants(t *testing.T) {
 			g.Kind, g.ParentID, g.State(), g.Archived)
 	}
 }
+
+// loadCounter counts the loads of each scope a store serves.
+type loadCounter struct {
+	app.Store
+	all, primaries int
+}
+
+func (c *loadCounter) LoadKey(ctx context.Context, arn string, l lifecycle.Load) (lifecycle.Key, error) {
+	if l.Scope == lifecycle.ScopeAll {
+		c.all++
+	}
+	if l.Primaries {
+		c.primaries++
+	}
+	return c.Store.LoadKey(ctx, arn, l)
+}
+
+// TestNewestFirstBackfillReadsNoArchive: backfill reads CloudTrail's history newest first, so a key's old primary is
+// archived before the secondaries of its life arrive. Each of those reads the archive's record of primaries, not the
+// archive: the whole archive is read only for the primaries' own events, and the result is the in-order one.
+func TestNewestFirstBackfillReadsNoArchive(t *testing.T) {
+	const key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456SAMPLE"
+	evs := history(key)
+	for i := range 200 { // many more secondaries in p1's life
+		at := t0.Add(time.Duration(i)*time.Hour + 30*time.Minute)
+		id := fmt.Sprintf("b%03d", i)
+		svc := lifecycle.Caller{Type: "AWSService", InvokedBy: "bedrock.amazonaws.com"}
+		evs = append(evs,
+			lifecycle.Event{ID: "c-" + id, Name: lifecycle.CreateGrant, Time: at, KeyARN: key, GrantID: id, Caller: svc,
+				SourceIP: "bedrock.amazonaws.com", Grantee: "bedrock.amazonaws.com", RetiringPrincipal: "bedrock.amazonaws.com", Operations: []string{"Decrypt"}},
+			lifecycle.Event{ID: "r-" + id, Name: lifecycle.RetireGrant, Time: at.Add(10 * time.Minute), KeyARN: key, GrantID: id, Caller: svc,
+				SourceIP: "bedrock.amazonaws.com"})
+	}
+	at := t0.Add(90 * 24 * time.Hour)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	run := func(now time.Time, order []lifecycle.Event) (*app.Service, *loadCounter) {
+		c := &loadCounter{Store: store.NewMemory()}
+		svc := app.New(c, nil, lifecycle.DefaultConfig(), quiet, func() time.Time { return now })
+		for _, ev := range order {
+			if _, err := svc.Ingest(context.Background(), ev); err != nil {
+				t.Fatalf("Ingest(%s) error = %v", ev.ID, err)
+			}
+		}
+		if _, err := svc.Sweep(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+		return svc, c
+	}
+	ref, _ := run(t0, evs)
+	newestFirst := slices.Clone(evs)
+	slices.SortStableFunc(newestFirst, func(a, b lifecycle.Event) int { return b.Time.Compare(a.Time) })
+	svc, c := run(at, newestFirst)
+	if got, want := summary(t, svc, key), summary(t, ref, key); got != want {
+		t.Fatalf("newest-first backfill ends in\n%s\nwant\n%s", got, want)
+	}
+	// p1's and p2's creations and ends, and the sweep's check of service calls older than the archive's latest end.
+	if c.all > 6 || c.primaries < 100 {
+		t.Errorf("the backfill read the whole archive %d times and the primaries' record %d times; want at most 6 and at least 100 (one per secondary of p1's life)", c.all, c.primaries)
+	}
+	t.Logf("%d events: %d whole-archive reads, %d reads of the primaries' record", len(evs), c.all, c.primaries)
+}

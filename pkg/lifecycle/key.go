@@ -55,11 +55,12 @@ func (u Usage) Clone() Usage {
 // Key is the aggregate the rules work on: what a store loaded of one KMS key (Loaded says how much,
 // workingset.go): its grants, its usage and its meta record.
 type Key struct {
-	ARN    string
-	Grants map[string]Grant
-	Usage  Usage
-	Meta   Meta
-	Loaded Load
+	ARN               string
+	Grants            map[string]Grant
+	Usage             Usage
+	Meta              Meta
+	ArchivedPrimaries ArchivedPrimaries // loaded with Load.Primaries (and ScopeAll)
+	Loaded            Load
 }
 
 // NewKey returns an empty key that holds everything there is to know about it (ScopeAll): a key nothing is stored
@@ -71,7 +72,8 @@ func NewKey(arn string) Key {
 // Clone returns a deep copy.
 func (k Key) Clone() Key {
 	c := Key{ARN: k.ARN, Grants: make(map[string]Grant, len(k.Grants)), Usage: k.Usage.Clone(), Meta: k.Meta.Clone(),
-		Loaded: Load{Scope: k.Loaded.Scope, Grants: slices.Clone(k.Loaded.Grants)}}
+		ArchivedPrimaries: k.ArchivedPrimaries.Clone(),
+		Loaded:            Load{Scope: k.Loaded.Scope, Grants: slices.Clone(k.Loaded.Grants), Primaries: k.Loaded.Primaries}}
 	for id, g := range k.Grants {
 		c.Grants[id] = g.Clone()
 	}
@@ -103,17 +105,18 @@ const (
 )
 
 // Result is what Apply, Sweep and the other operations changed. Stores write exactly the grants in Changed (from
-// where they were to where Archived says, for those in Moved), the usage if UsageChanged and the meta record if
-// MetaChanged. A Result with Need set is incomplete and writes nothing: discard the key (it may be part-changed),
+// where they were to where Archived says, for those in Moved), the usage if UsageChanged, the meta record if
+// MetaChanged and the archived primaries' record if PrimariesChanged. A Result with Need set is incomplete and writes nothing: discard the key (it may be part-changed),
 // load it again with Need and run the operation again.
 type Result struct {
 	Outcome      Outcome
 	Reason       string   // why an event was ignored or a duplicate
 	Changed      []string // ids of grants whose record changed
 	Moved        []string // of those, the ids whose place (working set or archive) changed
-	UsageChanged bool
-	MetaChanged  bool
-	Alerts       []Alert // alerts raised by this call, already recorded on their grant or on the usage
+	UsageChanged     bool
+	MetaChanged      bool
+	PrimariesChanged bool
+	Alerts           []Alert // alerts raised by this call, already recorded on their grant or on the usage
 	Resolved     []Alert // alerts this call resolved because their grant ended (notify.go)
 	Need         Load    // what more the operation needs loaded; zero when it was enough
 }
@@ -227,7 +230,7 @@ func (k *Key) change(old, g Grant, r Result, at time.Time, cfg Config) Result {
 	from, relinkOthers := relinkFrom(old, g)
 	var need Load
 	if relinkSelf && g.CreatedAt.Before(k.Meta.Archive.PrimaryLatestEnd) {
-		need = Load{Scope: ScopeAll} // an archived primary may have been active when g was created
+		need = Load{Primaries: true} // an archived primary may have been active when g was created
 	}
 	if relinkOthers {
 		need = need.Union(Load{Scope: ScopeWorking})
@@ -309,8 +312,9 @@ func (k *Key) Sweep(at time.Time, cfg Config) Result {
 	// Parent links are kept by the events; the sweep repairs a link two racing writers both missed (a primary and
 	// its secondary stored at the same moment), wherever the working set decides it.
 	refs := k.refs()
+	whole := k.Loaded.Covers(Load{Primaries: true}) // every primary is known: any link can be judged
 	for _, id := range slices.Sorted(maps.Keys(k.Grants)) {
-		if s := k.Grants[id]; s.isSecondary() && (k.Loaded.Scope == ScopeAll || !s.CreatedAt.Before(k.Meta.Archive.PrimaryLatestEnd)) {
+		if s := k.Grants[id]; s.isSecondary() && (whole || !s.CreatedAt.Before(k.Meta.Archive.PrimaryLatestEnd)) {
 			k.link(&r, id, refs)
 		}
 	}
@@ -350,9 +354,15 @@ func parentFor(s Grant, refs map[string]PrimaryRef) string {
 }
 
 // refs returns the primaries a parent link may choose from, by id: every primary grant loaded (archived ones
-// included) and, when the working set is not loaded, the meta record's for the rest.
+// included), the working set's from the meta record when the working set is not loaded, and the archive's from their
+// record when it is loaded; a loaded grant's own record wins over the meta record's, which wins over the archive's.
 func (k *Key) refs() map[string]PrimaryRef {
 	out := map[string]PrimaryRef{}
+	if k.Loaded.Primaries {
+		for _, p := range k.ArchivedPrimaries.Refs {
+			out[p.ID] = p
+		}
+	}
 	if k.Loaded.Scope < ScopeWorking {
 		for _, p := range k.Meta.Primaries {
 			if g, loaded := k.Grants[p.ID]; !loaded || g.isPrimary() {

@@ -254,6 +254,7 @@ func MergeResult(a, b Result) Result {
 	}
 	a.UsageChanged = a.UsageChanged || b.UsageChanged
 	a.MetaChanged = a.MetaChanged || b.MetaChanged
+	a.PrimariesChanged = a.PrimariesChanged || b.PrimariesChanged
 	if !b.Need.Zero() {
 		a.Need = a.Need.Union(b.Need)
 	}

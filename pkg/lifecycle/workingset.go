@@ -29,7 +29,8 @@ const (
 	ScopeUsage Scope = iota + 1
 	// ScopeGrants is the meta record and the grants Load.Grants names, wherever they are stored.
 	ScopeGrants
-	// ScopeWorking is meta, usage and every grant in the working set, plus the grants Load.Grants names.
+	// ScopeWorking is meta, usage, the archive's primaries and every grant in the working set, plus the grants
+	// Load.Grants names.
 	ScopeWorking
 	// ScopeAll is everything stored for the key, the archive included.
 	ScopeAll
@@ -39,10 +40,13 @@ const (
 type Load struct {
 	Scope  Scope
 	Grants []string // grant ids to read wherever they are (ScopeGrants, ScopeWorking)
+	// Primaries adds the record of the archive's primaries (ArchivedPrimaries): what a secondary created during an
+	// archived primary's life needs for its parent link (a backfill reaching back), without reading the archive.
+	Primaries bool
 }
 
 // Zero reports whether l asks for nothing.
-func (l Load) Zero() bool { return l.Scope == 0 && len(l.Grants) == 0 }
+func (l Load) Zero() bool { return l.Scope == 0 && len(l.Grants) == 0 && !l.Primaries }
 
 // Covers reports whether what l loads includes what o asks for.
 func (l Load) Covers(o Load) bool {
@@ -50,6 +54,8 @@ func (l Load) Covers(o Load) bool {
 		return true
 	}
 	switch {
+	case o.Primaries && !l.Primaries:
+		return false
 	case o.Scope == ScopeAll:
 		return false
 	case o.Scope == ScopeWorking && l.Scope != ScopeWorking:
@@ -69,11 +75,13 @@ func (l Load) Covers(o Load) bool {
 
 // Union returns a load that covers both.
 func (l Load) Union(o Load) Load {
-	u := Load{Scope: max(l.Scope, o.Scope)}
+	u := Load{Scope: max(l.Scope, o.Scope), Primaries: l.Primaries || o.Primaries}
 	if (l.Scope == ScopeUsage && o.Scope == ScopeGrants) || (l.Scope == ScopeGrants && o.Scope == ScopeUsage) {
 		u.Scope = ScopeWorking // the narrowest scope that has both usage and meta
 	}
-	if u.Scope != ScopeAll {
+	if u.Scope == ScopeAll {
+		u.Primaries = false // everything is loaded anyway
+	} else {
 		u.Grants = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(l.Grants), o.Grants...))))
 	}
 	return u
@@ -99,6 +107,44 @@ type Meta struct {
 	Primaries []PrimaryRef // reported, created primaries in the working set, by creation time then id
 	Archive   ArchiveSummary
 	Version   int64 // optimistic-concurrency version kept by stores; 0: not stored yet
+}
+
+// ArchivedPrimaries is the key's record of the primaries in its archive. It grows only with primaries (one per
+// custom model), and is read only when an event reaches back into an archived primary's life, so that a backfill of
+// old secondaries reads one small item per event, not the archive.
+type ArchivedPrimaries struct {
+	Refs    []PrimaryRef
+	Version int64 // 0: not stored yet
+}
+
+// Clone returns a deep copy.
+func (a ArchivedPrimaries) Clone() ArchivedPrimaries {
+	a.Refs = slices.Clone(a.Refs)
+	for i := range a.Refs {
+		a.Refs[i].Operations = slices.Clone(a.Refs[i].Operations)
+	}
+	return a
+}
+
+// put records p (replacing any record of the same id), or with drop, removes it; it reports whether that changed
+// anything.
+func (a *ArchivedPrimaries) put(p PrimaryRef, drop bool) bool {
+	i := slices.IndexFunc(a.Refs, func(r PrimaryRef) bool { return r.ID == p.ID })
+	switch {
+	case drop && i < 0:
+		return false
+	case drop:
+		a.Refs = slices.Delete(a.Refs, i, i+1)
+	case i >= 0:
+		if metaEqual(Meta{Primaries: []PrimaryRef{a.Refs[i]}}, Meta{Primaries: []PrimaryRef{p}}) {
+			return false
+		}
+		a.Refs[i] = p
+	default:
+		a.Refs = append(a.Refs, p)
+		slices.SortFunc(a.Refs, func(x, y PrimaryRef) int { return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID)) })
+	}
+	return true
 }
 
 // PrimaryRef is what linking a secondary and judging it against its parent need of a primary grant.
@@ -217,11 +263,23 @@ func (k *Key) Settle(changed Result, horizon time.Time) Result {
 			if g.isPrimary() && (k.Loaded.Scope < ScopeWorking || parents[id]) {
 				continue
 			}
+			if g.isPrimary() && !k.Loaded.Covers(Load{Primaries: true}) {
+				return Result{Need: k.Loaded.Union(Load{Primaries: true})} // its record must be written with the move
+			}
 			g.Archived = true
 		case g.Archived && slices.Contains(changed.Changed, id):
 			if !g.Archivable(horizon) {
 				g.Archived = false
 				break
+			}
+			// It stays archived. A primary's record must follow it (it may have just become one: its end arrived
+			// first, then its CreateGrant), so that record is loaded for any change to an archived primary.
+			if !k.Loaded.Covers(Load{Primaries: true}) {
+				if g.isPrimary() {
+					return Result{Need: k.Loaded.Union(Load{Primaries: true})}
+				}
+			} else if k.ArchivedPrimaries.put(refOf(g), !g.isPrimary()) {
+				r.PrimariesChanged = true
 			}
 			before := k.Meta.Archive
 			k.Meta.Archive.add(g) // an archived grant that changed may widen the bounds
@@ -232,6 +290,9 @@ func (k *Key) Settle(changed Result, horizon time.Time) Result {
 		}
 		if g.Archived {
 			k.Meta.Archive.add(g)
+		}
+		if g.isPrimary() && k.Loaded.Covers(Load{Primaries: true}) && k.ArchivedPrimaries.put(refOf(g), !g.Archived) {
+			r.PrimariesChanged = true
 		}
 		k.Grants[id] = g
 		r.touch(id)
@@ -318,6 +379,9 @@ func (k *Key) RebuildMeta() Result {
 	for _, g := range k.Grants {
 		if g.Archived {
 			k.Meta.Archive.add(g)
+			if g.isPrimary() && k.ArchivedPrimaries.put(refOf(g), false) {
+				r.PrimariesChanged = true
+			}
 		}
 	}
 	k.syncMeta(&r, nil)

@@ -393,33 +393,45 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 		k.Usage = fullUsage(keyA)
 		k.Meta = lifecycle.Meta{Primaries: []lifecycle.PrimaryRef{{ID: "w1", CreatedAt: t0, Operations: []string{"CreateGrant", "Decrypt"}}},
 			Archive: lifecycle.ArchiveSummary{Reported: true, LatestEnd: t0.Add(2 * time.Hour), SecondaryLatestCreate: t0}}
+		k.ArchivedPrimaries = lifecycle.ArchivedPrimaries{Refs: []lifecycle.PrimaryRef{{ID: "p-old", CreatedAt: t0.Add(-48 * time.Hour),
+			EndedAt: t0.Add(-24 * time.Hour), EndedBy: lifecycle.RetireGrant, Operations: []string{"CreateGrant", "Decrypt"}}}}
 		ids := slices.Sorted(maps.Keys(k.Grants))
-		if err := s.SaveKey(ctx, k, lifecycle.Result{Changed: ids, UsageChanged: true, MetaChanged: true}); err != nil {
+		if err := s.SaveKey(ctx, k, lifecycle.Result{Changed: ids, UsageChanged: true, MetaChanged: true, PrimariesChanged: true}); err != nil {
 			t.Fatalf("SaveKey() error = %v", err)
 		}
 		stored := bumped(k, true)
 		stored.Meta.Version++
+		stored.ArchivedPrimaries.Version++
 		tests := []struct {
-			name   string
-			load   lifecycle.Load
-			grants []string
-			usage  bool
-			meta   bool
+			name      string
+			load      lifecycle.Load
+			grants    []string
+			usage     bool
+			meta      bool
+			primaries bool
 		}{
 			{name: "usage", load: lifecycle.Load{Scope: lifecycle.ScopeUsage}, usage: true},
 			{name: "meta and named grants from both places", load: lifecycle.Load{Scope: lifecycle.ScopeGrants, Grants: []string{"w2", "a1", "nope"}},
 				grants: []string{"a1", "w2"}, meta: true},
 			{name: "meta alone", load: lifecycle.Load{Scope: lifecycle.ScopeGrants}, meta: true},
-			{name: "working set", load: lifecycle.Load{Scope: lifecycle.ScopeWorking}, grants: []string{"w1", "w2"}, usage: true, meta: true},
+			{name: "meta, a grant and the archive's primaries", load: lifecycle.Load{Scope: lifecycle.ScopeGrants, Grants: []string{"w1"}, Primaries: true},
+				grants: []string{"w1"}, meta: true, primaries: true},
+			{name: "working set and the archive's primaries", load: lifecycle.Load{Scope: lifecycle.ScopeWorking, Primaries: true},
+				grants: []string{"w1", "w2"}, usage: true, meta: true, primaries: true},
+			// The archive's primaries come with the working set (their record is in its sk range).
+			{name: "working set", load: lifecycle.Load{Scope: lifecycle.ScopeWorking}, grants: []string{"w1", "w2"}, usage: true, meta: true, primaries: true},
 			{name: "working set and an archived grant", load: lifecycle.Load{Scope: lifecycle.ScopeWorking, Grants: []string{"a2", "w1"}},
-				grants: []string{"a2", "w1", "w2"}, usage: true, meta: true},
-			{name: "everything", load: all, grants: []string{"a1", "a2", "w1", "w2"}, usage: true, meta: true},
+				grants: []string{"a2", "w1", "w2"}, usage: true, meta: true, primaries: true},
+			{name: "everything", load: all, grants: []string{"a1", "a2", "w1", "w2"}, usage: true, meta: true, primaries: true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				got := mustLoadWith(t, s, keyA, tt.load)
 				want := lifecycle.NewKey(keyA)
 				want.Loaded = tt.load
+				if tt.load.Scope == lifecycle.ScopeWorking {
+					want.Loaded.Primaries = true
+				}
 				for _, id := range tt.grants {
 					want.Grants[id] = stored.Grants[id]
 				}
@@ -428,6 +440,9 @@ func testStore(t *testing.T, newStore func(t *testing.T) app.Store) {
 				}
 				if tt.meta {
 					want.Meta = stored.Meta
+				}
+				if tt.primaries {
+					want.ArchivedPrimaries = stored.ArchivedPrimaries
 				}
 				if diff := gocmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("LoadKey(%+v) (-want +got):\n%s", tt.load, diff)

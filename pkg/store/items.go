@@ -126,6 +126,15 @@ type metaItem struct {
 	SecCreate string       `dynamodbav:"asc,omitempty"`
 }
 
+// primariesItem is the key's record of the primaries in its archive (sk PRIMARIES).
+type primariesItem struct {
+	PK      string       `dynamodbav:"pk"`
+	SK      string       `dynamodbav:"sk"`
+	Format  int          `dynamodbav:"fv"`
+	Version int64        `dynamodbav:"version"`
+	Refs    []primaryRef `dynamodbav:"pr,omitempty"`
+}
+
 type primaryRef struct {
 	ID         string   `dynamodbav:"id"`
 	CreatedAt  string   `dynamodbav:"c"`
@@ -154,13 +163,15 @@ type formatItem struct {
 	Format int    `dynamodbav:"fv"`
 }
 
-// sk values and prefixes. The working set of a key is the sk range [GRANT#, USAGE]: GRANT# items, META and USAGE
-// (nothing else sorts between them); the archive, ARCHIVE#, sorts before it. Keep it that way when adding items.
+// sk values and prefixes. The working set of a key is the sk range [GRANT#, USAGE]: GRANT# items, META, PRIMARIES
+// (the archive's primaries: small, and read with the working set for free) and USAGE; the archive, ARCHIVE#,
+// sorts before it. The read side lists a key's grants in [ARCHIVE#, GRANT$). Keep it that way when adding items.
 const (
 	keyPrefix      = "KEY#"
 	grantPrefix    = "GRANT#"
 	archivePrefix  = "ARCHIVE#"
 	metaSK         = "META"
+	primariesSK    = "PRIMARIES"
 	usageSK        = "USAGE"
 	rejectedPrefix = "REJECTED#"
 	activeValue    = "ACTIVE"
@@ -326,10 +337,7 @@ func toMetaItem(keyARN string, m lifecycle.Meta) metaItem {
 	it := metaItem{PK: keyPrefix + keyARN, SK: metaSK, Format: FormatVersion, Version: m.Version,
 		Reported: m.Archive.Reported, LatestEnd: timeAttr(m.Archive.LatestEnd), PrimEnd: timeAttr(m.Archive.PrimaryLatestEnd),
 		SecCreate: timeAttr(m.Archive.SecondaryLatestCreate)}
-	for _, p := range m.Primaries {
-		it.Primaries = append(it.Primaries, primaryRef{ID: p.ID, CreatedAt: timeAttr(p.CreatedAt), EndedAt: timeAttr(p.EndedAt),
-			EndedBy: p.EndedBy, Operations: p.Operations})
-	}
+	it.Primaries = toPrimaryRefs(m.Primaries)
 	return it
 }
 
@@ -344,14 +352,56 @@ func (it metaItem) meta() (lifecycle.Meta, error) {
 	}
 	m := lifecycle.Meta{Version: it.Version, Archive: lifecycle.ArchiveSummary{Reported: it.Reported, LatestEnd: tm(it.LatestEnd),
 		PrimaryLatestEnd: tm(it.PrimEnd), SecondaryLatestCreate: tm(it.SecCreate)}}
-	for _, p := range it.Primaries {
-		m.Primaries = append(m.Primaries, lifecycle.PrimaryRef{ID: p.ID, CreatedAt: tm(p.CreatedAt), EndedAt: tm(p.EndedAt),
-			EndedBy: p.EndedBy, Operations: p.Operations})
-	}
+	m.Primaries = primaryRefsOf(it.Primaries, tm)
 	if len(errs) > 0 {
 		return lifecycle.Meta{}, fmt.Errorf("meta item of %s: %w", strings.TrimPrefix(it.PK, keyPrefix), errs[0])
 	}
 	return m, nil
+}
+
+func toPrimaryRefs(ps []lifecycle.PrimaryRef) []primaryRef {
+	var out []primaryRef
+	for _, p := range ps {
+		out = append(out, primaryRef{ID: p.ID, CreatedAt: timeAttr(p.CreatedAt), EndedAt: timeAttr(p.EndedAt),
+			EndedBy: p.EndedBy, Operations: p.Operations})
+	}
+	return out
+}
+
+func primaryRefsOf(items []primaryRef, tm func(string) time.Time) []lifecycle.PrimaryRef {
+	var out []lifecycle.PrimaryRef
+	for _, p := range items {
+		out = append(out, lifecycle.PrimaryRef{ID: p.ID, CreatedAt: tm(p.CreatedAt), EndedAt: tm(p.EndedAt),
+			EndedBy: p.EndedBy, Operations: p.Operations})
+	}
+	return out
+}
+
+func toPrimariesItem(keyARN string, a lifecycle.ArchivedPrimaries) primariesItem {
+	return primariesItem{PK: keyPrefix + keyARN, SK: primariesSK, Format: FormatVersion, Version: a.Version, Refs: toPrimaryRefs(a.Refs)}
+}
+
+func decodePrimaries(item map[string]types.AttributeValue) (lifecycle.ArchivedPrimaries, error) {
+	if f := formatOf(item); f != FormatVersion {
+		return lifecycle.ArchivedPrimaries{}, &FormatError{Format: f}
+	}
+	var it primariesItem
+	if err := unmarshalItem(item, &it); err != nil {
+		return lifecycle.ArchivedPrimaries{}, fmt.Errorf("archived primaries item: %w", err)
+	}
+	var errs []error
+	tm := func(s string) time.Time {
+		t, err := parseTimeAttr(s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return t
+	}
+	a := lifecycle.ArchivedPrimaries{Version: it.Version, Refs: primaryRefsOf(it.Refs, tm)}
+	if len(errs) > 0 {
+		return lifecycle.ArchivedPrimaries{}, fmt.Errorf("archived primaries item: %w", errs[0])
+	}
+	return a, nil
 }
 
 func toRejectionItem(r app.Rejection) rejectionItem {

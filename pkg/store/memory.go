@@ -30,6 +30,8 @@ type memKey struct {
 	hasUsage bool // the usage record has been saved at least once (Version 0 means "must not exist")
 	meta     lifecycle.Meta
 	hasMeta  bool
+	prims    lifecycle.ArchivedPrimaries
+	hasPrims bool
 }
 
 func newMemKey() *memKey {
@@ -57,6 +59,12 @@ func (m *Memory) LoadKey(_ context.Context, keyARN string, l lifecycle.Load) (li
 				k.Grants[id] = g.Clone()
 			}
 		}
+	}
+	if l.Scope == lifecycle.ScopeWorking {
+		k.Loaded.Primaries = true // as Table: the record is in the working set's range
+	}
+	if k.Loaded.Primaries || l.Scope == lifecycle.ScopeAll {
+		k.ArchivedPrimaries = mk.prims.Clone()
 	}
 	switch l.Scope {
 	case lifecycle.ScopeUsage:
@@ -93,7 +101,7 @@ func (m *Memory) SaveKey(_ context.Context, k lifecycle.Key, r lifecycle.Result)
 	if err != nil {
 		return err
 	}
-	if len(grants) == 0 && !r.UsageChanged && !r.MetaChanged {
+	if len(grants) == 0 && !r.UsageChanged && !r.MetaChanged && !r.PrimariesChanged {
 		return nil
 	}
 	m.mu.Lock()
@@ -129,6 +137,9 @@ func (m *Memory) SaveKey(_ context.Context, k lifecycle.Key, r lifecycle.Result)
 	if r.MetaChanged && !versionOK(k.Meta.Version, mk.meta.Version, mk.hasMeta) {
 		return fmt.Errorf("store: save meta of key %s: %w", k.ARN, app.ErrConflict)
 	}
+	if r.PrimariesChanged && !versionOK(k.ArchivedPrimaries.Version, mk.prims.Version, mk.hasPrims) {
+		return fmt.Errorf("store: save archived primaries of key %s: %w", k.ARN, app.ErrConflict)
+	}
 	for _, g := range grants {
 		g = g.Clone()
 		if slices.Contains(r.Moved, g.ID) {
@@ -147,6 +158,11 @@ func (m *Memory) SaveKey(_ context.Context, k lifecycle.Key, r lifecycle.Result)
 		mk.meta = k.Meta.Clone()
 		mk.meta.Version++
 		mk.hasMeta = true
+	}
+	if r.PrimariesChanged {
+		mk.prims = k.ArchivedPrimaries.Clone()
+		mk.prims.Version++
+		mk.hasPrims = true
 	}
 	m.keys[k.ARN] = mk
 	return nil

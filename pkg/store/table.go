@@ -7,6 +7,7 @@
 //	grant        KEY#<keyArn>            GRANT#<grantId>            in the key's working set; ActiveGrants index entry
 //	archived     KEY#<keyArn>            ARCHIVE#<grantId>          left the working set (lifecycle/workingset.go)
 //	meta         KEY#<keyArn>            META                       the working set's primaries, the archive summary
+//	primaries    KEY#<keyArn>            PRIMARIES                  the archive's primaries (read when an event reaches them)
 //	usage        KEY#<keyArn>            USAGE                      Bedrock key use; ActiveGrants entry while due
 //	rejection    REJECTED#<yyyy-mm-dd>   <at RFC3339Nano>#<source>  ttl = at + 90 d
 //	format       GRANTWATCH              FORMAT                     the table's format version (Open checks it)
@@ -138,8 +139,9 @@ func (t *Table) LoadKey(ctx context.Context, keyARN string, l lifecycle.Load) (l
 	case lifecycle.ScopeUsage:
 		err = t.loadUsage(ctx, &k)
 	case lifecycle.ScopeGrants:
-		err = t.loadGrants(ctx, &k, l.Grants, true)
+		err = t.loadGrants(ctx, &k, l.Grants, true, l.Primaries)
 	case lifecycle.ScopeWorking:
+		k.Loaded.Primaries = true // PRIMARIES is in the range
 		if err = t.loadRange(ctx, &k, grantPrefix, usageSK); err == nil {
 			var missing []string
 			for _, id := range l.Grants {
@@ -147,7 +149,7 @@ func (t *Table) LoadKey(ctx context.Context, keyARN string, l lifecycle.Load) (l
 					missing = append(missing, id)
 				}
 			}
-			err = t.loadGrants(ctx, &k, missing, false)
+			err = t.loadGrants(ctx, &k, missing, false, false)
 		}
 	case lifecycle.ScopeAll:
 		err = t.loadRange(ctx, &k, "", "")
@@ -179,13 +181,19 @@ func (t *Table) loadUsage(ctx context.Context, k *lifecycle.Key) error {
 	return addItem(k, out.Item)
 }
 
-// loadGrants reads the named grants from both places and, when withMeta, the meta item, with consistent
-// BatchGetItem calls (unprocessed keys are asked for again).
-func (t *Table) loadGrants(ctx context.Context, k *lifecycle.Key, ids []string, withMeta bool) error {
+// loadGrants reads the named grants from both places and, when asked, the meta item and the archived primaries'
+// record, with consistent BatchGetItem calls (unprocessed keys are asked for again).
+func (t *Table) loadGrants(ctx context.Context, k *lifecycle.Key, ids []string, withMeta, withPrimaries bool) error {
 	var keys []map[string]types.AttributeValue
 	pk := keyPrefix + k.ARN
 	if withMeta {
 		keys = append(keys, t.itemKey(pk, metaSK))
+	}
+	if withPrimaries {
+		keys = append(keys, t.itemKey(pk, primariesSK))
+	}
+	if len(keys) == 0 && len(ids) == 0 {
+		return nil
 	}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
 		keys = append(keys, t.itemKey(pk, grantPrefix+id), t.itemKey(pk, archivePrefix+id))
@@ -274,6 +282,13 @@ func addItem(k *lifecycle.Key, item map[string]types.AttributeValue) error {
 		}
 		k.Meta = m
 		return nil
+	case primariesSK:
+		a, err := decodePrimaries(item)
+		if err != nil {
+			return err
+		}
+		k.ArchivedPrimaries = a
+		return nil
 	}
 	id, archived, ok := grantIDOf(sk)
 	if !ok {
@@ -299,7 +314,7 @@ type write struct {
 
 // SaveKey writes what r changed, each item conditional on the version k holds: the grants in r.Changed (at the place
 // g.Archived says; for those in r.Moved, deleted at the other place in the same transaction), the usage if
-// r.UsageChanged, the meta record if r.MetaChanged. One PutItem for one item, else TransactWriteItems (all or
+// r.UsageChanged, the meta record if r.MetaChanged, the archived primaries' record if r.PrimariesChanged. One PutItem for one item, else TransactWriteItems (all or
 // nothing). Above 100 actions (DynamoDB's limit per transaction) the writes are split into several transactions,
 // never splitting a move, and then atomicity holds per transaction only: when a later one fails, the earlier ones
 // stay written, and the caller's retry starts from what they wrote.
@@ -331,6 +346,13 @@ func (t *Table) SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Result
 	}
 	if r.MetaChanged {
 		w, err := t.newPut("meta of key "+k.ARN, toMetaItem(k.ARN, k.Meta), k.Meta.Version)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, []write{w})
+	}
+	if r.PrimariesChanged {
+		w, err := t.newPut("archived primaries of key "+k.ARN, toPrimariesItem(k.ARN, k.ArchivedPrimaries), k.ArchivedPrimaries.Version)
 		if err != nil {
 			return err
 		}
