@@ -109,16 +109,16 @@ const (
 // MetaChanged and the archived primaries' record if PrimariesChanged. A Result with Need set is incomplete and writes nothing: discard the key (it may be part-changed),
 // load it again with Need and run the operation again.
 type Result struct {
-	Outcome      Outcome
-	Reason       string   // why an event was ignored or a duplicate
-	Changed      []string // ids of grants whose record changed
-	Moved        []string // of those, the ids whose place (working set or archive) changed
+	Outcome          Outcome
+	Reason           string   // why an event was ignored or a duplicate
+	Changed          []string // ids of grants whose record changed
+	Moved            []string // of those, the ids whose place (working set or archive) changed
 	UsageChanged     bool
 	MetaChanged      bool
 	PrimariesChanged bool
 	Alerts           []Alert // alerts raised by this call, already recorded on their grant or on the usage
-	Resolved     []Alert // alerts this call resolved because their grant ended (notify.go)
-	Need         Load    // what more the operation needs loaded; zero when it was enough
+	Resolved         []Alert // alerts this call resolved because their grant ended (notify.go)
+	Need             Load    // what more the operation needs loaded; zero when it was enough
 }
 
 // Writes reports whether r has anything to store.
