@@ -54,8 +54,9 @@ evaluates every rule at --at, claims the notices due (each is sent once, whoever
 					return err
 				}
 			}
-			svc := app.New(store.New(dynamodb.NewFromConfig(awsCfg), table), nil, lifecycle.DefaultConfig(), log,
-				func() time.Time { return now }).WithNotifier(notifier, remind)
+			st := store.New(dynamodb.NewFromConfig(awsCfg), table)
+			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, func() time.Time { return now }).
+				WithNotifier(notifier, remind).WithJobs(st)
 			rep, err := svc.Sweep(cmd.Context(), now)
 			if err != nil {
 				return err

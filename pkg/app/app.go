@@ -58,6 +58,7 @@ type Service struct {
 	now    func() time.Time
 
 	notify notifyConfig // issue 3: claimed delivery (notify.go); zero means the Alerter path
+	jobs   JobStore     // the Bedrock job registry (jobs.go); nil: job-aware rules off
 }
 
 // New returns a Service. Pass time.Now in production and a fixed clock in tests.
@@ -127,7 +128,7 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) 
 	if err != nil {
 		return SweepReport{}, err
 	}
-	jobs, err := s.loadJobs(ctx) // issue 3: job-aware rules (jobs.go)
+	jobs, err := s.loadJobs(ctx, at) // job-aware rules (jobs.go)
 	if err != nil {
 		return SweepReport{}, err
 	}

@@ -33,7 +33,8 @@ var scenariosDir = filepath.Join("..", "..", "events", "scenarios")
 
 func newReplayer() *replay.Replayer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now))
+	mem := store.NewMemory()
+	return replay.New(app.New(mem, alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now).WithJobs(mem))
 }
 
 func scenarios(t *testing.T) []string {

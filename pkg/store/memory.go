@@ -18,8 +18,8 @@ type Memory struct {
 	mu         sync.Mutex
 	keys       map[string]*memKey
 	rejections []app.Rejection
-	jobs       lifecycle.Jobs // issue 3: the Bedrock job registry (jobs.go)
-	backfill   memBackfill    // issue 5: backfill runs and checkpoints (memory_checkpoint.go)
+	jobs       memJobs     // the Bedrock job registry (jobs.go)
+	backfill   memBackfill // issue 5: backfill runs and checkpoints (memory_checkpoint.go)
 }
 
 type memKey struct {

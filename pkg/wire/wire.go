@@ -45,6 +45,6 @@ func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
 		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
 	}
 	st := store.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
-	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval)
+	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval).WithJobs(st)
 	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc}, nil
 }
