@@ -299,15 +299,13 @@ type jobGroup struct {
 // and returns the records whose Expires must change (with the new value set): stores keep them so that expired
 // records leave every read and the table's TTL removes them. Records already expired at at are ignored.
 func JobsAt(records []JobRecord, at time.Time, cfg Config) (Jobs, []JobRecord) {
+	// Nothing below depends on the order of the records: stores may return them in any.
 	recs := make([]JobRecord, 0, len(records))
 	for _, r := range records {
 		if r.Expires.IsZero() || r.Expires.After(at) {
 			recs = append(recs, r)
 		}
 	}
-	slices.SortFunc(recs, func(a, b JobRecord) int {
-		return cmp.Or(cmp.Compare(a.Ref.Kind, b.Ref.Kind), cmp.Compare(a.Ref.ID, b.Ref.ID))
-	})
 	keep := make([]expiry, len(recs))
 	window := cfg.SecondaryMaxAge + JobLinkWindow + cfg.JobGrace + LateJobEvents
 
@@ -405,7 +403,7 @@ func JobsAt(records []JobRecord, at time.Time, cfg Config) (Jobs, []JobRecord) {
 		view.Jobs = append(view.Jobs, o)
 	}
 	slices.SortStableFunc(view.Jobs, func(a, b Job) int {
-		return cmp.Or(firstOf(a).Compare(firstOf(b)), cmp.Compare(a.ARN, b.ARN), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(firstOf(a).Compare(firstOf(b)), strings.Compare(a.ARN, b.ARN), strings.Compare(a.Name, b.Name))
 	})
 	for _, i := range delIdx {
 		if keep[i].after(at) {
@@ -413,6 +411,7 @@ func JobsAt(records []JobRecord, at time.Time, cfg Config) (Jobs, []JobRecord) {
 		}
 	}
 	slices.SortFunc(view.Deletions, func(a, b ModelDeletion) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.EventID, b.EventID)) })
+	view.byKey = indexByKey(view)
 
 	var changed []JobRecord
 	for i, r := range recs {
@@ -422,6 +421,30 @@ func JobsAt(records []JobRecord, at time.Time, cfg Config) (Jobs, []JobRecord) {
 		}
 	}
 	return view, changed
+}
+
+// indexByKey answers ForKey for every key at once.
+func indexByKey(view Jobs) map[string]Jobs {
+	out := map[string]Jobs{}
+	models := map[string][]string{} // model id -> keys of the jobs that serve it
+	for _, o := range view.Jobs {
+		v := out[o.KeyARN]
+		v.Jobs = append(v.Jobs, o)
+		out[o.KeyARN] = v
+		for _, id := range []string{o.ModelARN, o.ModelName} {
+			if id != "" && !slices.Contains(models[id], o.KeyARN) {
+				models[id] = append(models[id], o.KeyARN)
+			}
+		}
+	}
+	for _, d := range view.Deletions {
+		for _, key := range models[d.ModelID] {
+			v := out[key]
+			v.Deletions = append(v.Deletions, d)
+			out[key] = v
+		}
+	}
+	return out
 }
 
 // earliestDeletion returns when o's model was first deleted, or zero.
@@ -446,7 +469,7 @@ func firstOf(o Job) time.Time {
 // groupJobs joins the job records that share an ARN or a name (a stop by name and the create call that named
 // both, say) and merges each group.
 func groupJobs(recs []JobRecord, idx []int) []jobGroup {
-	parent := make(map[int]int, len(idx))
+	parent := make([]int, len(recs))
 	var find func(int) int
 	find = func(i int) int {
 		if p := parent[i]; p != i {
@@ -454,7 +477,7 @@ func groupJobs(recs []JobRecord, idx []int) []jobGroup {
 		}
 		return parent[i]
 	}
-	byARN, byName := map[string]int{}, map[string]int{}
+	byARN, byName := make(map[string]int, len(idx)), make(map[string]int, len(idx))
 	for _, i := range idx {
 		parent[i] = i
 		for _, by := range []struct {
@@ -473,24 +496,20 @@ func groupJobs(recs []JobRecord, idx []int) []jobGroup {
 			}
 		}
 	}
-	byRoot := map[int]*jobGroup{}
-	var roots []int
+	group := make([]int, len(recs)) // root -> 1 + its group's index in out
+	out := make([]jobGroup, 0, len(idx))
 	for _, i := range idx {
 		root := find(i)
-		g, ok := byRoot[root]
-		if !ok {
-			g = &jobGroup{}
-			byRoot[root] = g
-			roots = append(roots, root)
+		if group[root] == 0 {
+			out = append(out, jobGroup{})
+			group[root] = len(out)
 		}
+		g := &out[group[root]-1]
 		g.records = append(g.records, i)
 		g.merged.Merge(recs[i])
 	}
-	out := make([]jobGroup, 0, len(roots))
-	for _, root := range roots {
-		g := byRoot[root]
-		g.view = g.merged.job()
-		out = append(out, *g)
+	for i := range out {
+		out[i].view = out[i].merged.job()
 	}
 	return out
 }

@@ -96,6 +96,8 @@ type ModelDeletion struct {
 type Jobs struct {
 	Jobs      []Job
 	Deletions []ModelDeletion
+
+	byKey map[string]Jobs // ForKey's answers, when JobsAt made them: the sweep asks once per key
 }
 
 // Ended reports whether the job is known to be over.
@@ -120,12 +122,23 @@ func (j Jobs) modelDeletedAt(o Job) time.Time {
 	return time.Time{}
 }
 
-// ForKey returns the jobs on one key.
+// ForKey returns the jobs on one key and the deletions of their models.
 func (j Jobs) ForKey(arn string) Jobs {
-	out := Jobs{Deletions: j.Deletions}
+	if j.byKey != nil {
+		return j.byKey[arn]
+	}
+	var out Jobs
+	models := map[string]bool{}
 	for _, o := range j.Jobs {
 		if o.KeyARN == arn {
 			out.Jobs = append(out.Jobs, o)
+			models[o.ModelARN], models[o.ModelName] = true, true
+		}
+	}
+	// Only deletions of the key's models can match its jobs: the rules then look through those alone.
+	for _, d := range j.Deletions {
+		if d.ModelID != "" && models[d.ModelID] {
+			out.Deletions = append(out.Deletions, d)
 		}
 	}
 	return out

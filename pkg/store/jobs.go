@@ -1,11 +1,9 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,8 +291,8 @@ func (m *Memory) SaveJobRecord(_ context.Context, r lifecycle.JobRecord) error {
 	return nil
 }
 
-// JobRecords returns, in sk order, the records that have not expired at at. Expired ones stay stored, as in
-// DynamoDB until its TTL deletes them.
+// JobRecords returns the records that have not expired at at, in no particular order. Expired ones stay stored,
+// as in DynamoDB until its TTL deletes them.
 func (m *Memory) JobRecords(_ context.Context, at time.Time) ([]lifecycle.JobRecord, error) {
 	m.jobs.mu.Lock()
 	defer m.jobs.mu.Unlock()
@@ -304,8 +302,5 @@ func (m *Memory) JobRecords(_ context.Context, at time.Time) ([]lifecycle.JobRec
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b lifecycle.JobRecord) int {
-		return cmp.Or(cmp.Compare(jobPrefixes[a.Ref.Kind], jobPrefixes[b.Ref.Kind]), cmp.Compare(a.Ref.ID, b.Ref.ID))
-	})
 	return out, nil
 }
