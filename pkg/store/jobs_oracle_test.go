@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -176,12 +177,31 @@ func (j *oracleJobs) view() lifecycle.Jobs {
 	return v
 }
 
+// clone returns a copy that applies events without changing j.
+func (j *oracleJobs) clone() *oracleJobs {
+	c := *j
+	c.Jobs, c.Deletions = slices.Clone(j.Jobs), slices.Clone(j.Deletions)
+	for _, m := range []*map[string][]int{&c.byARN, &c.byName, &c.byModel} {
+		*m = maps.Clone(*m)
+		for id, ix := range *m {
+			(*m)[id] = slices.Clip(ix) // an append must not write into j's index
+		}
+	}
+	c.deleted = maps.Clone(j.deleted)
+	return &c
+}
+
+// inOrder sorts events the way they happened.
+func inOrder(evs []lifecycle.JobEvent) {
+	slices.SortStableFunc(evs, func(a, b lifecycle.JobEvent) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.ID, b.ID))
+	})
+}
+
 // oracleOf applies events in the order they happened: the order the former registry was written for.
 func oracleOf(evs []lifecycle.JobEvent) *oracleJobs {
 	sorted := slices.Clone(evs)
-	slices.SortStableFunc(sorted, func(a, b lifecycle.JobEvent) int {
-		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.ID, b.ID))
-	})
+	inOrder(sorted)
 	j := &oracleJobs{}
 	for _, ev := range sorted {
 		j.Apply(ev)
