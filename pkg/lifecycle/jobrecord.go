@@ -411,7 +411,7 @@ func JobsAt(records []JobRecord, at time.Time, cfg Config) (Jobs, []JobRecord) {
 		}
 	}
 	slices.SortFunc(view.Deletions, func(a, b ModelDeletion) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.EventID, b.EventID)) })
-	view.byKey = indexByKey(view)
+	view = view.Indexed()
 
 	var changed []JobRecord
 	for i, r := range recs {
@@ -421,30 +421,6 @@ func JobsAt(records []JobRecord, at time.Time, cfg Config) (Jobs, []JobRecord) {
 		}
 	}
 	return view, changed
-}
-
-// indexByKey answers ForKey for every key at once.
-func indexByKey(view Jobs) map[string]Jobs {
-	out := map[string]Jobs{}
-	models := map[string][]string{} // model id -> keys of the jobs that serve it
-	for _, o := range view.Jobs {
-		v := out[o.KeyARN]
-		v.Jobs = append(v.Jobs, o)
-		out[o.KeyARN] = v
-		for _, id := range []string{o.ModelARN, o.ModelName} {
-			if id != "" && !slices.Contains(models[id], o.KeyARN) {
-				models[id] = append(models[id], o.KeyARN)
-			}
-		}
-	}
-	for _, d := range view.Deletions {
-		for _, key := range models[d.ModelID] {
-			v := out[key]
-			v.Deletions = append(v.Deletions, d)
-			out[key] = v
-		}
-	}
-	return out
 }
 
 // earliestDeletion returns when o's model was first deleted, or zero.

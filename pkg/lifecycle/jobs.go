@@ -97,7 +97,7 @@ type Jobs struct {
 	Jobs      []Job
 	Deletions []ModelDeletion
 
-	byKey map[string]Jobs // ForKey's answers, when JobsAt made them: the sweep asks once per key
+	byKey map[string]Jobs // ForKey's answers, when Indexed made them
 }
 
 // Ended reports whether the job is known to be over.
@@ -142,6 +142,32 @@ func (j Jobs) ForKey(arn string) Jobs {
 		}
 	}
 	return out
+}
+
+// Indexed returns j with ForKey's answer for every key computed at once, for a caller that asks per key (the
+// sweep). j must not change afterwards.
+func (j Jobs) Indexed() Jobs {
+	idx := map[string]Jobs{}
+	models := map[string][]string{} // model id -> keys of the jobs that serve it
+	for _, o := range j.Jobs {
+		v := idx[o.KeyARN]
+		v.Jobs = append(v.Jobs, o)
+		idx[o.KeyARN] = v
+		for _, id := range []string{o.ModelARN, o.ModelName} {
+			if id != "" && !slices.Contains(models[id], o.KeyARN) {
+				models[id] = append(models[id], o.KeyARN)
+			}
+		}
+	}
+	for _, d := range j.Deletions {
+		for _, key := range models[d.ModelID] {
+			v := idx[key]
+			v.Deletions = append(v.Deletions, d)
+			idx[key] = v
+		}
+	}
+	j.byKey = idx
+	return j
 }
 
 // CheckJobs evaluates the job-aware rules for the key's grants at time at and records new alerts (one per type

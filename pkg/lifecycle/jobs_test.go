@@ -296,3 +296,23 @@ func ids(evs []lifecycle.JobEvent) []string {
 	}
 	return out
 }
+
+// TestJobsIndexed: the index gives every key what ForKey's scan gives it.
+func TestJobsIndexed(t *testing.T) {
+	other := "arn:aws:kms:us-east-1:111122223333:key/other"
+	copyJob := lifecycle.JobEvent{ID: "copy", Name: lifecycle.CreateModelCopyJob, Time: j0, KeyARN: other, JobARN: "arn:copy/c", ModelName: "copy-c", Caller: role}
+	view, _ := lifecycle.JobsAt(records(createJob("a", j0), jobDone("a", j0.Add(time.Hour), "Completed"), createJob("b", j0.Add(time.Hour)), copyJob,
+		lifecycle.JobEvent{ID: "d1", Name: lifecycle.DeleteCustomModel, Time: j0.Add(2 * time.Hour), ModelID: "arn:model/a"},
+		lifecycle.JobEvent{ID: "d2", Name: lifecycle.DeleteCustomModel, Time: j0.Add(3 * time.Hour), ModelID: "copy-c"},
+		lifecycle.JobEvent{ID: "d3", Name: lifecycle.DeleteCustomModel, Time: j0.Add(3 * time.Hour), ModelID: "imported"}), j0.Add(4*time.Hour), lifecycle.DefaultConfig())
+	scan := lifecycle.Jobs{Jobs: view.Jobs, Deletions: view.Deletions}
+	for _, key := range []string{jobKey, other, "arn:aws:kms:us-east-1:111122223333:key/none"} {
+		got, want := view.ForKey(key), scan.ForKey(key)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ForKey(%s) from the index = %+v; want %+v", key, got, want)
+		}
+	}
+	if got := scan.ForKey(jobKey); len(got.Jobs) != 2 || len(got.Deletions) != 1 || got.Deletions[0].EventID != "d1" {
+		t.Errorf("ForKey(%s) = %+v; want jobs a and b and the deletion of a's model", jobKey, got)
+	}
+}

@@ -225,26 +225,7 @@ func (c *countingJobs) SaveJobRecord(ctx context.Context, r lifecycle.JobRecord)
 // oracleSweep is what Service.Sweep does to one key, with the unbounded registry: the age and parent rules,
 // then the job-aware ones.
 func oracleSweep(keys map[string]*lifecycle.Key, view lifecycle.Jobs, at time.Time, cfg lifecycle.Config) []lifecycle.Alert {
-	// What ForKey would give each key, computed once: the key's jobs and the deletions of their models.
-	byKey := map[string]lifecycle.Jobs{}
-	models := map[string][]string{}
-	for _, o := range view.Jobs {
-		v := byKey[o.KeyARN]
-		v.Jobs = append(v.Jobs, o)
-		byKey[o.KeyARN] = v
-		for _, id := range []string{o.ModelARN, o.ModelName} {
-			if id != "" && !slices.Contains(models[id], o.KeyARN) {
-				models[id] = append(models[id], o.KeyARN)
-			}
-		}
-	}
-	for _, d := range view.Deletions {
-		for _, key := range models[d.ModelID] {
-			v := byKey[key]
-			v.Deletions = append(v.Deletions, d)
-			byKey[key] = v
-		}
-	}
+	view = view.Indexed()
 	var out []lifecycle.Alert
 	for _, arn := range slices.Sorted(maps.Keys(keys)) {
 		k := keys[arn]
@@ -255,7 +236,7 @@ func oracleSweep(keys map[string]*lifecycle.Key, view lifecycle.Jobs, at time.Ti
 		if !active {
 			continue // not in ActiveKeys
 		}
-		r := lifecycle.MergeResult(k.Sweep(at, cfg), k.CheckJobs(byKey[arn], at, cfg))
+		r := lifecycle.MergeResult(k.Sweep(at, cfg), k.CheckJobs(view, at, cfg))
 		out = append(out, r.Alerts...)
 	}
 	return out
