@@ -49,8 +49,8 @@ arrive afterwards.`,
 			if dryRun {
 				verb = "would convert"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "table %s (format %d): %s %d keys (%d grants, %d of them to the archive); %d keys were current\n",
-				rep.Table, rep.From, verb, rep.Keys, rep.Grants, rep.Archived, rep.KeysCurrent)
+			fmt.Fprintf(cmd.OutOrStdout(), "table %s (format %d): %s %d keys (%d grants, %d of them to the archive); %d keys were current; %d Bedrock job records written\n",
+				rep.Table, rep.From, verb, rep.Keys, rep.Grants, rep.Archived, rep.KeysCurrent, rep.JobRecords)
 			return nil
 		},
 	}

@@ -64,14 +64,14 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			if err := rules.Validate(); err != nil {
 				return usageError("replay: %v", err)
 			}
-			st, err := replayStore(cmd, table)
+			st, err := openReplayStore(cmd, table)
 			if err != nil {
 				return err
 			}
 			// Alerts go to the report, not to a log: stderr stays quiet unless something is wrong.
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			// The sweep runs at --at: archiving keeps what it needs even when --at is before now.
-			svc := app.New(st, alert.Discard{}, rules, log, time.Now).WithSweepTime(sweepAt)
+			svc := app.New(st, alert.Discard{}, rules, log, time.Now).WithSweepTime(sweepAt).WithJobs(st)
 			if topic != "" { // claim and publish alerts through SNS, as IngestFunction and SweepFunction do
 				n, err := snsNotifier(cmd, topic)
 				if err != nil {
@@ -144,7 +144,13 @@ func noteInputs(w io.Writer, in *replay.Inputs) {
 		in.Files, in.SkippedFiles, in.DigestFiles, in.Filtered, in.InsightsRecords)
 }
 
-func replayStore(cmd *cobra.Command, table string) (app.Store, error) {
+// replayStore keeps grants and the job registry together, in memory or in the table.
+type replayStore interface {
+	app.Store
+	app.JobStore
+}
+
+func openReplayStore(cmd *cobra.Command, table string) (replayStore, error) {
 	if table == "" {
 		return store.NewMemory(), nil
 	}

@@ -61,7 +61,7 @@ not be swept or a notice could not be published (both are tried again by the nex
 			if err != nil {
 				return err
 			}
-			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, func() time.Time { return now })
+			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, func() time.Time { return now }).WithJobs(st)
 			out := cmd.OutOrStdout()
 			if topic == "" {
 				svc = svc.WithNotifier(alert.Preview{W: out}, remind).DryRun()

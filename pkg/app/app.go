@@ -84,6 +84,7 @@ type Service struct {
 	notify notifyConfig // claimed delivery (notify.go); zero means the Alerter path
 	floor  time.Time    // a sweep time before now that archiving must keep what it needs for (WithSweepTime)
 	dryRun bool         // write nothing (DryRun)
+	jobs   JobStore     // the Bedrock job registry (jobs.go); nil: job-aware rules off
 }
 
 // New returns a Service. Pass time.Now in production and a fixed clock in tests.
@@ -232,7 +233,7 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepReport, error) 
 	if err != nil {
 		return SweepReport{}, err
 	}
-	jobs, err := s.loadJobs(ctx) // job-aware rules (jobs.go)
+	jobs, err := s.loadJobs(ctx, at) // job-aware rules (jobs.go)
 	if err != nil {
 		return SweepReport{}, err
 	}

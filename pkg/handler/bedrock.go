@@ -7,20 +7,10 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
 
-// jobIngester is the part of app.Service that takes Bedrock job events.
-type jobIngester interface {
-	IngestJob(ctx context.Context, ev lifecycle.JobEvent) (lifecycle.Outcome, error)
-}
-
 // job applies a Bedrock job event (a control-plane call or job state change from IngestFunction's Bedrock rule).
 // The drop-versus-retry policy is the KMS one: store failures are retried.
 func (h *Ingest) job(ctx context.Context, ev lifecycle.JobEvent) error {
-	ji, ok := h.app.(jobIngester)
-	if !ok {
-		h.log.DebugContext(ctx, "bedrock event ignored: no job registry", "eventId", ev.ID)
-		return nil
-	}
-	out, err := ji.IngestJob(ctx, ev)
+	out, err := h.app.IngestJob(ctx, ev)
 	if err != nil {
 		h.log.ErrorContext(ctx, "bedrock event failed, will be retried", "eventId", ev.ID, "eventName", ev.Name, "err", err)
 		return fmt.Errorf("handler: ingest %s: %w", ev.ID, err)

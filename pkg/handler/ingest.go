@@ -17,6 +17,7 @@ import (
 // ingester is the part of app.Service the ingest handler uses.
 type ingester interface {
 	Ingest(ctx context.Context, ev lifecycle.Event) (lifecycle.Result, error)
+	IngestJob(ctx context.Context, ev lifecycle.JobEvent) (lifecycle.Outcome, error) // a Service without WithJobs ignores them
 	Reject(ctx context.Context, source, eventID string, raw []byte, cause error) error
 }
 

@@ -20,7 +20,13 @@ import (
 type fakeApp struct {
 	ingestErr, rejectErr error
 	ingested             []lifecycle.Event
+	jobs                 []lifecycle.JobEvent
 	rejected             []string // sources
+}
+
+func (f *fakeApp) IngestJob(_ context.Context, ev lifecycle.JobEvent) (lifecycle.Outcome, error) {
+	f.jobs = append(f.jobs, ev)
+	return lifecycle.Applied, nil
 }
 
 func (f *fakeApp) Ingest(_ context.Context, ev lifecycle.Event) (lifecycle.Result, error) {

@@ -88,21 +88,11 @@ func TestSweepHandler(t *testing.T) {
 	}
 }
 
-type jobApp struct {
-	fakeApp
-	jobs []lifecycle.JobEvent
-}
-
-func (f *jobApp) IngestJob(_ context.Context, ev lifecycle.JobEvent) (lifecycle.Outcome, error) {
-	f.jobs = append(f.jobs, ev)
-	return lifecycle.Applied, nil
-}
-
 // TestIngestBedrockEvents: the Bedrock rule's events reach the job registry; the KMS path never sees them.
 func TestIngestBedrockEvents(t *testing.T) {
 	for _, name := range []string{"bedrock-CreateModelCustomizationJob.json", "bedrock-ModelCustomizationJobStateChange.json", "bedrock-DeleteCustomModel.json"} {
 		t.Run(name, func(t *testing.T) {
-			a := &jobApp{}
+			a := &fakeApp{}
 			h := handler.NewIngest(a, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
 			if err := h.Handle(context.Background(), sample(t, name)); err != nil {
 				t.Fatalf("Handle() error = %v", err)

@@ -2,14 +2,13 @@ package lifecycle
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Bedrock job awareness (issue 3). Bedrock's control-plane calls and job state changes say when the work a grant
+// Bedrock job awareness. Bedrock's control-plane calls and job state changes say when the work a grant
 // was made for is over; the sweep then holds grants to that, not only to the fixed age cap. Correlation is
 // tolerant: a grant is judged by a job only when every job that could explain it is known to have ended, and a
 // primary only when exactly one job created it. Anything less falls back to the age cap, never to an alarm.
@@ -45,9 +44,11 @@ const (
 // job's create call within seconds; the window allows for clock skew and slow starts.
 const JobLinkWindow = 10 * time.Minute
 
-// MaxJobs bounds the job registry; beyond it the jobs that ended longest ago are forgotten (their grants then
-// fall back to the age cap).
-const MaxJobs = 500
+// OpenJobHorizon bounds how long a job whose end grantwatch never saw can explain a secondary grant: a copy job
+// and a provisioned throughput have no end event at all, and a customization job's final state change is delivered
+// best effort. A grant created more than this after such a job began is not held to it. Customization jobs take
+// hours, copies and provisioned throughput minutes: a job open for a week has most likely ended unseen.
+const OpenJobHorizon = 7 * 24 * time.Hour
 
 // JobEvent is one Bedrock control-plane call or job state change, reduced to what links jobs and models to keys.
 type JobEvent struct {
@@ -68,163 +69,42 @@ type JobEvent struct {
 	EndedAt   time.Time
 }
 
-// Job is what grantwatch knows about one Bedrock job or provisioned throughput.
+// Job is what grantwatch knows about one Bedrock job or provisioned throughput: the registry's view of it, joined
+// from its records (jobrecord.go).
 type Job struct {
-	ARN       string    `json:"arn,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Type      string    `json:"type,omitempty"`
-	KeyARN    string    `json:"keyArn,omitempty"`
-	CreatedAt time.Time `json:"createdAt,omitzero"`
-	CreatedBy string    `json:"createdBy,omitempty"` // caller ARN
-	Status    string    `json:"status,omitempty"`
-	EndedAt   time.Time `json:"endedAt,omitzero"` // when it completed, failed or stopped
-	ModelARN  string    `json:"modelArn,omitempty"`
-	ModelName string    `json:"modelName,omitempty"`
+	ARN       string
+	Name      string
+	Type      string
+	KeyARN    string
+	CreatedAt time.Time
+	CreatedBy string // caller ARN
+	Status    string
+	EndedAt   time.Time // when it completed, failed or stopped
+	ModelARN  string
+	ModelName string
 }
 
 // ModelDeletion is one DeleteCustomModel.
 type ModelDeletion struct {
-	ModelID string    `json:"modelId"` // as the call named it: ARN or name
-	At      time.Time `json:"at"`
-	EventID string    `json:"eventId"`
+	ModelID string // as the call named it: ARN or name
+	At      time.Time
+	EventID string
 }
 
-// Jobs is the account's job registry: one record, because Bedrock jobs are few and the calls that stop a job or
-// delete a model do not name the key. Stores keep it under one item with a version, like every other record.
+// Jobs is the registry as the rules read it: the jobs and deletions that some rule can still need at one time.
+// JobsAt builds it from the stored records.
 type Jobs struct {
-	Jobs      []Job           `json:"jobs,omitempty"`
-	Deletions []ModelDeletion `json:"deletions,omitempty"`
-	Version   int64           `json:"version"`
-}
+	Jobs      []Job
+	Deletions []ModelDeletion
 
-// Clone returns a deep copy.
-func (j Jobs) Clone() Jobs {
-	j.Jobs = slices.Clone(j.Jobs)
-	j.Deletions = slices.Clone(j.Deletions)
-	return j
+	byKey map[string]Jobs // ForKey's answers, when Indexed made them
 }
 
 // Ended reports whether the job is known to be over.
 func (j Job) Ended() bool { return !j.EndedAt.IsZero() }
 
-// Apply merges one event into the registry. It is idempotent and order-independent: the earliest create and the
-// earliest end win, and a state change that arrives before its create call is kept and merged when it comes.
-// It reports whether anything changed.
-func (j *Jobs) Apply(ev JobEvent) bool {
-	before := fmt.Sprint(*j)
-	switch ev.Name {
-	case CreateModelCustomizationJob, CreateModelCopyJob:
-		typ := map[string]string{CreateModelCustomizationJob: CustomizationJob, CreateModelCopyJob: CopyJob}[ev.Name]
-		job := j.find(ev.JobARN, ev.JobName)
-		if job.Type == "" {
-			job.Type = typ
-		}
-		job.ARN, job.Name = cmp.Or(job.ARN, ev.JobARN), cmp.Or(job.Name, ev.JobName)
-		if job.CreatedAt.IsZero() || ev.Time.Before(job.CreatedAt) {
-			job.CreatedAt, job.CreatedBy, job.KeyARN = ev.Time, ev.Caller.Name(), ev.KeyARN
-		}
-		// A copy has no end event (Bedrock publishes none for copies): it stays open, which keeps the
-		// secondaries around it on the age cap.
-		job.ModelName = cmp.Or(job.ModelName, ev.ModelName)
-		j.put(job)
-	case CreateProvisionedModelThroughput:
-		// Its secondary is made from the model's primary, on the model's key: link it through the model's job.
-		key := ""
-		for _, o := range j.Jobs {
-			if o.KeyARN != "" && o.servesModel(ev.ModelID) {
-				key = o.KeyARN
-			}
-		}
-		job := j.find(ev.JobARN, "")
-		job.Type, job.ARN, job.Name = ProvisionedThroughput, ev.JobARN, cmp.Or(job.Name, ev.JobName)
-		if job.CreatedAt.IsZero() || ev.Time.Before(job.CreatedAt) {
-			job.CreatedAt, job.CreatedBy = ev.Time, ev.Caller.Name()
-		}
-		job.KeyARN, job.ModelARN = cmp.Or(job.KeyARN, key), cmp.Or(job.ModelARN, ev.ModelID)
-		j.put(job)
-	case StopModelCustomizationJob:
-		job := j.find(ev.JobID, ev.JobID)
-		if job.ARN == "" && job.Name == "" {
-			if strings.HasPrefix(ev.JobID, "arn:") {
-				job.ARN = ev.JobID
-			} else {
-				job.Name = ev.JobID
-			}
-		}
-		// The final Stopped state change may never be delivered (best effort): the stop call ends the job.
-		if job.EndedAt.IsZero() || ev.Time.Before(job.EndedAt) {
-			job.EndedAt = ev.Time
-			if job.Status == "" || job.Status == "InProgress" {
-				job.Status = "Stopping"
-			}
-		}
-		j.put(job)
-	case JobStateChange:
-		job := j.find(ev.JobARN, ev.JobName)
-		job.ARN, job.Name = cmp.Or(job.ARN, ev.JobARN), cmp.Or(job.Name, ev.JobName)
-		if job.Type == "" {
-			job.Type = CustomizationJob
-		}
-		job.ModelARN, job.ModelName = cmp.Or(job.ModelARN, ev.ModelARN), cmp.Or(job.ModelName, ev.ModelName)
-		if terminal(ev.Status) {
-			end := cmp.Or(ev.EndedAt, ev.Time)
-			if job.EndedAt.IsZero() || end.Before(job.EndedAt) || job.Status == "Stopping" {
-				job.EndedAt = end
-			}
-			job.Status = ev.Status
-		} else if job.Status == "" {
-			job.Status = ev.Status
-		}
-		j.put(job)
-	case DeleteCustomModel:
-		if !slices.ContainsFunc(j.Deletions, func(d ModelDeletion) bool { return d.EventID == ev.ID }) {
-			j.Deletions = append(j.Deletions, ModelDeletion{ModelID: ev.ModelID, At: ev.Time, EventID: ev.ID})
-			slices.SortFunc(j.Deletions, func(a, b ModelDeletion) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.EventID, b.EventID)) })
-		}
-	}
-	j.trim()
-	return fmt.Sprint(*j) != before
-}
-
 func terminal(status string) bool {
 	return status == "Completed" || status == "Failed" || status == "Stopped"
-}
-
-// find returns the job with the ARN, or else the name, or a new one.
-func (j *Jobs) find(arn, name string) Job {
-	for _, o := range j.Jobs {
-		if (arn != "" && o.ARN == arn) || (name != "" && o.Name == name) {
-			return o
-		}
-	}
-	return Job{}
-}
-
-func (j *Jobs) put(job Job) {
-	for i, o := range j.Jobs {
-		if (job.ARN != "" && o.ARN == job.ARN) || (job.Name != "" && o.Name == job.Name) {
-			j.Jobs[i] = job
-			return
-		}
-	}
-	j.Jobs = append(j.Jobs, job)
-}
-
-// trim keeps the registry within MaxJobs, forgetting the jobs that ended longest ago first.
-func (j *Jobs) trim() {
-	if len(j.Jobs) <= MaxJobs {
-		return
-	}
-	slices.SortStableFunc(j.Jobs, func(a, b Job) int {
-		switch {
-		case a.Ended() && !b.Ended():
-			return -1
-		case !a.Ended() && b.Ended():
-			return 1
-		}
-		return a.EndedAt.Compare(b.EndedAt)
-	})
-	j.Jobs = slices.Clone(j.Jobs[len(j.Jobs)-MaxJobs:])
 }
 
 // servesModel reports whether the job produced the model id (an ARN or a name).
@@ -242,19 +122,56 @@ func (j Jobs) modelDeletedAt(o Job) time.Time {
 	return time.Time{}
 }
 
-// ForKey returns the jobs on one key.
+// ForKey returns the jobs on one key and the deletions of their models.
 func (j Jobs) ForKey(arn string) Jobs {
-	out := Jobs{Deletions: j.Deletions}
+	if j.byKey != nil {
+		return j.byKey[arn]
+	}
+	var out Jobs
+	models := map[string]bool{}
 	for _, o := range j.Jobs {
 		if o.KeyARN == arn {
 			out.Jobs = append(out.Jobs, o)
+			models[o.ModelARN], models[o.ModelName] = true, true
+		}
+	}
+	// Only deletions of the key's models can match its jobs: the rules then look through those alone.
+	for _, d := range j.Deletions {
+		if d.ModelID != "" && models[d.ModelID] {
+			out.Deletions = append(out.Deletions, d)
 		}
 	}
 	return out
 }
 
+// Indexed returns j with ForKey's answer for every key computed at once, for a caller that asks per key (the
+// sweep). j must not change afterwards.
+func (j Jobs) Indexed() Jobs {
+	idx := map[string]Jobs{}
+	models := map[string][]string{} // model id -> keys of the jobs that serve it
+	for _, o := range j.Jobs {
+		v := idx[o.KeyARN]
+		v.Jobs = append(v.Jobs, o)
+		idx[o.KeyARN] = v
+		for _, id := range []string{o.ModelARN, o.ModelName} {
+			if id != "" && !slices.Contains(models[id], o.KeyARN) {
+				models[id] = append(models[id], o.KeyARN)
+			}
+		}
+	}
+	for _, d := range j.Deletions {
+		for _, key := range models[d.ModelID] {
+			v := idx[key]
+			v.Deletions = append(v.Deletions, d)
+			idx[key] = v
+		}
+	}
+	j.byKey = idx
+	return j
+}
+
 // CheckJobs evaluates the job-aware rules for the key's grants at time at and records new alerts (one per type
-// and grant, like every rule). jobs is the registry (ForKey is applied here).
+// and grant, like every rule). jobs is the registry view at at (JobsAt); ForKey is applied here.
 func (k *Key) CheckJobs(jobs Jobs, at time.Time, cfg Config) Result {
 	r := Result{Outcome: Applied}
 	jobs = jobs.ForKey(k.ARN)
@@ -287,7 +204,8 @@ func (k *Key) CheckJobs(jobs Jobs, at time.Time, cfg Config) Result {
 
 // secondaryAfterJob raises long-lived-secondary when every job on the key that could have needed the secondary
 // ended more than cfg.JobGrace before at. Candidates: jobs created before the secondary (within the link window)
-// that had not ended before it was created. No candidate, or one still open, means no verdict.
+// that had not ended before it was created, and, of the jobs never seen to end, those begun at most
+// OpenJobHorizon before it. No candidate, or one still open, means no verdict.
 func secondaryAfterJob(g Grant, jobs Jobs, at time.Time, cfg Config) *Alert {
 	var cands []Job
 	for _, o := range jobs.Jobs {
@@ -298,6 +216,9 @@ func secondaryAfterJob(g Grant, jobs Jobs, at time.Time, cfg Config) *Alert {
 			continue // over before the grant existed
 		}
 		if !o.Ended() {
+			if g.CreatedAt.After(o.CreatedAt.Add(OpenJobHorizon)) {
+				continue // open too long to still be running: its end was lost, or it never has one
+			}
 			return nil // a job that could need it is still running, or its end was never seen
 		}
 		cands = append(cands, o)

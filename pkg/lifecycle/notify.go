@@ -157,7 +157,7 @@ func claim(a *Alert, now time.Time, remind time.Duration) (kind NoticeKind, rese
 		a.ResolutionNotifiedAt, kind = now, NoticeResolved
 	case a.NotifiedAt.IsZero():
 		a.NotifiedAt, kind = now, NoticeAlert
-	case remind > 0 && now.Sub(latest(a.NotifiedAt, a.RemindedAt)) >= remind:
+	case remind > 0 && now.Sub(later(a.NotifiedAt, a.RemindedAt)) >= remind:
 		a.RemindedAt, kind = now, NoticeReminder
 	default:
 		return "", false, false
@@ -260,12 +260,5 @@ func MergeResult(a, b Result) Result {
 	}
 	a.Alerts = append(a.Alerts, b.Alerts...)
 	a.Resolved = append(a.Resolved, b.Resolved...)
-	return a
-}
-
-func latest(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
 	return a
 }

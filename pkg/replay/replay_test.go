@@ -35,7 +35,8 @@ func newReplayer() *replay.Replayer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// As grantwatch replay wires it: the sweep runs at at, so grants that ended a day before it leave the working set
 	// as they end, and the property tests below run with an archive.
-	return replay.New(app.New(store.NewMemory(), alert.Discard{}, replay.Rules(lifecycle.DefaultConfig()), log, time.Now).WithSweepTime(at))
+	mem := store.NewMemory()
+	return replay.New(app.New(mem, alert.Discard{}, replay.Rules(lifecycle.DefaultConfig()), log, time.Now).WithSweepTime(at).WithJobs(mem))
 }
 
 func scenarios(t *testing.T) []string {

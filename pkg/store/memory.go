@@ -19,8 +19,8 @@ type Memory struct {
 	mu         sync.Mutex
 	keys       map[string]*memKey
 	rejections []app.Rejection
-	jobs       lifecycle.Jobs // the Bedrock job registry (jobs.go)
-	backfill   memBackfill    // backfill runs and checkpoints (checkpoint.go)
+	jobs       memJobs     // the Bedrock job registry (jobs.go)
+	backfill   memBackfill // backfill runs and checkpoints (checkpoint.go)
 }
 
 type memKey struct {

@@ -1,9 +1,9 @@
 package store
 
 // Migration from format 1 (v1.go) to FormatVersion. Format 1 kept every grant a key ever had under GRANT#<id> and no
-// meta record; Migrate rewrites each key's items in format 2, builds its meta record and moves the grants that
-// ended before the working set's horizon to the archive, key by key with the same conditional writes as SaveKey,
-// then stamps the table. It is idempotent: a key already in format 2 with a meta record is left alone, so a run that
+// meta record, and the Bedrock job registry in one item; Migrate rewrites each key's items in format 2, builds its
+// meta record and moves the grants that ended before the working set's horizon to the archive, key by key with the
+// same conditional writes as SaveKey, splits the job registry (MigrateJobs), then stamps the table. It is idempotent: a key already in format 2 with a meta record is left alone, so a run that
 // stopped half way is finished by running it again. Run it with ingest stopped (the writes are conditional, so a
 // racing writer makes it fail, not lose data; run it again).
 
@@ -29,6 +29,7 @@ type MigrateReport struct {
 	KeysCurrent int    `json:"keysAlreadyCurrent"`
 	Grants      int    `json:"grantsRewritten"`
 	Archived    int    `json:"grantsArchived"`
+	JobRecords  int    `json:"jobRecordsWritten"` // the Bedrock job registry's single item, split (MigrateJobs)
 	DryRun      bool   `json:"dryRun,omitempty"`
 }
 
@@ -75,6 +76,9 @@ func Migrate(ctx context.Context, api CheckedAPI, table string, now time.Time, c
 	}
 	if dryRun {
 		return rep, nil
+	}
+	if rep.JobRecords, err = MigrateJobs(ctx, api, table); err != nil {
+		return rep, fmt.Errorf("store: migrate the Bedrock job registry: %w (run the migration again)", err)
 	}
 	if err := stampFormat(ctx, api, table); err != nil {
 		return rep, err

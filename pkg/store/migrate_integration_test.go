@@ -186,6 +186,11 @@ func TestMigrateFormat1(t *testing.T) {
 	if archived != rep.Archived {
 		t.Errorf("%d archived items; the report says %d", archived, rep.Archived)
 	}
+	// The job registry's single item became records the sweep reads.
+	jobs, err := store.New(client, tableName).JobRecords(ctx, now)
+	if err != nil || rep.JobRecords == 0 || len(jobs) == 0 {
+		t.Errorf("after the migration: %d job records written, JobRecords() = %d records, %v; want the old registry's jobs", rep.JobRecords, len(jobs), err)
+	}
 
 	again, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), false)
 	if err != nil || again.Keys != 0 || again.From != store.FormatVersion {

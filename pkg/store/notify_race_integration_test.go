@@ -47,8 +47,3 @@ func TestNotifyOnceTable(t *testing.T) {
 		testNotifyOnce(t, store.New(&atomicCalls{API: client}, tableName), 8)
 	}
 }
-
-func TestJobStoreTable(t *testing.T) {
-	tbl, _ := newTable(t)
-	testJobStore(t, tbl)
-}

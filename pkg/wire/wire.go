@@ -47,7 +47,7 @@ func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
 		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
 	}
 	st := store.Checked(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
-	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval)
+	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval).WithJobs(st)
 	metrics := emf.New(os.Stdout, time.Now, os.Getenv("AWS_LAMBDA_LOG_LEVEL")) // the level lambdacontext.NewLogger reads
 	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc, Metrics: metrics}, nil
 }
