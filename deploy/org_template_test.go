@@ -6,6 +6,8 @@ package deploy
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -26,6 +28,8 @@ const (
 var patternSources = []struct{ file, rule, event string }{
 	{templatePath, "CentralBusCloudTrailRule", "CloudTrail"},
 	{templatePath, "CentralBusBedrockRule", "Bedrock"},
+	{memberPath, "ForwardCloudTrailRule", "CloudTrail"},
+	{memberPath, "ForwardBedrockRule", "Bedrock"},
 }
 
 // samEvent returns IngestFunction's EventBridgeRule event name, as template.yaml declares it.
@@ -49,7 +53,7 @@ func ruleState(ev map[string]any) any {
 // pattern in either template must be such a copy, with the same pattern and state.
 func TestPatternCopiesAreIdentical(t *testing.T) {
 	tpl := loadTemplate(t)
-	templates := map[string]map[string]any{templatePath: tpl}
+	templates := map[string]map[string]any{templatePath: tpl, memberPath: loadMember(t)}
 	for file, doc := range templates {
 		for id, r := range resources(t, doc, "AWS::Events::Rule") {
 			if _, ok := props(t, r)["EventPattern"]; ok && !slices.ContainsFunc(patternSources, func(c struct{ file, rule, event string }) bool {
@@ -67,25 +71,44 @@ func TestPatternCopiesAreIdentical(t *testing.T) {
 	}
 }
 
+// TestPatternCopyCheckCatches breaks one copy by hand, so that TestPatternCopiesAreIdentical is known to fail then.
+func TestPatternCopyCheckCatches(t *testing.T) {
+	tpl := loadTemplate(t)
+	src := samEvent(t, tpl, "CloudTrail")["Pattern"].(map[string]any)
+	copied := props(t, at(t, loadMember(t), "Resources", "ForwardCloudTrailRule").(map[string]any))["EventPattern"].(map[string]any)
+	if !reflect.DeepEqual(copied, src) {
+		t.Fatal("member.yaml's CloudTrail pattern already differs")
+	}
+	at(t, copied, "detail").(map[string]any)["$or"].([]any)[0].(map[string]any)["eventName"] = []any{"RetireGrant"}
+	if reflect.DeepEqual(copied, src) {
+		t.Error("dropping RevokeGrant from a copy left it equal to IngestFunction's pattern")
+	}
+}
+
 func TestOrganizationIdParameter(t *testing.T) {
 	tpl := loadTemplate(t)
 	p := at(t, tpl, "Parameters", "OrganizationId").(map[string]any)
 	wantEqual(t, "OrganizationId Default", p["Default"], "")
 	wantEqual(t, "IsOrganization", at(t, tpl, "Conditions", "IsOrganization"),
 		map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("OrganizationId"), ""}}}})
+	member := at(t, loadMember(t), "Parameters", "OrganizationId").(map[string]any)
+	if _, ok := member["Default"]; ok {
+		t.Error("member.yaml OrganizationId has a Default; the read-only role's trust needs the organization")
+	}
 	central := regexp.MustCompile(p["AllowedPattern"].(string))
+	required := regexp.MustCompile(member["AllowedPattern"].(string))
 	for _, id := range []string{"o-a1b2c3d4e5", "o-abcdefghijklmnopqrstuvwxyz012345"} {
-		if !central.MatchString(id) {
+		if !central.MatchString(id) || !required.MatchString(id) {
 			t.Errorf("OrganizationId patterns reject %q", id)
 		}
 	}
 	for _, id := range []string{"o-a1b2", "O-A1B2C3D4E5", "123456789012", " o-a1b2c3d4e5", "o-a1b2c3d4e5 ", "r-a1b2"} {
-		if central.MatchString(id) {
+		if central.MatchString(id) || required.MatchString(id) {
 			t.Errorf("OrganizationId patterns admit %q", id)
 		}
 	}
-	if !central.MatchString("") {
-		t.Error("OrganizationId: empty must mean one account")
+	if !central.MatchString("") || required.MatchString("") {
+		t.Error("OrganizationId: empty must mean one account in template.yaml and be refused by member.yaml")
 	}
 }
 
@@ -274,5 +297,196 @@ func TestCentralAssumesMemberReader(t *testing.T) {
 			continue
 		}
 		wantEqual(t, id+" member reader policy", assumes, []any{want})
+	}
+	// The member role is where the central roles look for it, and trusts those roles.
+	reader := props(t, at(t, loadMember(t), "Resources", "ReaderRole").(map[string]any))
+	wantEqual(t, "member ReaderRole Path", reader["Path"], memberReaderPath)
+	wantEqual(t, "member ReaderRole RoleName", reader["RoleName"], memberReaderName)
+	principal := at(t, reader, "AssumeRolePolicyDocument", "Statement").([]any)[0].(map[string]any)
+	wantEqual(t, "member ReaderRole aws:PrincipalArn", at(t, principal, "Condition", "ArnLike", "aws:PrincipalArn"), centralSub(
+		"arn:${AWS::Partition}:iam::${CentralAccount}:role"+centralRolePath+"*"))
+}
+
+// centralSub is member.yaml's !Sub of s with CentralAccount taken from CentralEventBusArn.
+func centralSub(s string) map[string]any {
+	return map[string]any{"Fn::Sub": []any{s, map[string]any{"CentralAccount": map[string]any{
+		"Fn::Select": []any{4, map[string]any{"Fn::Split": []any{":", ref("CentralEventBusArn")}}}}}}}
+}
+
+// TestMemberParameters: StackSets give every stack instance the same parameters, so none may name an account.
+func TestMemberParameters(t *testing.T) {
+	tpl := loadMember(t)
+	params := at(t, tpl, "Parameters").(map[string]any)
+	wantEqual(t, "member.yaml parameters", slices.Sorted(maps.Keys(params)), []string{"CentralEventBusArn", "KeyAliasPattern", "OrganizationId"})
+	bus := regexp.MustCompile(at(t, params, "CentralEventBusArn", "AllowedPattern").(string))
+	for _, arn := range []string{"arn:aws:events:us-east-1:111122223333:event-bus/grantwatch-org",
+		"arn:aws-us-gov:events:us-gov-west-1:111122223333:event-bus/gw.prod_1-org"} {
+		if !bus.MatchString(arn) {
+			t.Errorf("CentralEventBusArn pattern rejects %s", arn)
+		}
+	}
+	for _, arn := range []string{"", "grantwatch-org", "arn:aws:events:us-east-1:111122223333:rule/grantwatch-org",
+		"arn:aws:events:us-east-1:1111:event-bus/grantwatch-org", "arn:aws:sqs:us-east-1:111122223333:event-bus/x"} {
+		if bus.MatchString(arn) {
+			t.Errorf("CentralEventBusArn pattern admits %q", arn)
+		}
+	}
+	alias := at(t, params, "KeyAliasPattern").(map[string]any)
+	wantEqual(t, "KeyAliasPattern Default", alias["Default"], "")
+	re := regexp.MustCompile(alias["AllowedPattern"].(string))
+	for _, s := range []string{"", "alias/bedrock-*", "alias/team/ml?-prod"} {
+		if !re.MatchString(s) {
+			t.Errorf("KeyAliasPattern rejects %q", s)
+		}
+	}
+	for _, s := range []string{"bedrock-*", "alias/a b", "alias/", "*"} {
+		if re.MatchString(s) {
+			t.Errorf("KeyAliasPattern admits %q", s)
+		}
+	}
+}
+
+// TestMemberForwarding: each rule sits on the member's default bus (CloudTrail's only) and puts what it matches
+// on the central bus through ForwardRole, which may do that and nothing else.
+func TestMemberForwarding(t *testing.T) {
+	tpl := loadMember(t)
+	for _, id := range []string{"ForwardCloudTrailRule", "ForwardBedrockRule"} {
+		r := at(t, tpl, "Resources", id).(map[string]any)
+		wantEqual(t, id+" Condition", r["Condition"], "Forwards")
+		p := props(t, r)
+		if _, ok := p["EventBusName"]; ok {
+			t.Errorf("%s names a bus; CloudTrail events reach the default bus only", id)
+		}
+		wantEqual(t, id+" Targets", p["Targets"], []any{map[string]any{
+			"Id": "CentralEventBus", "Arn": ref("CentralEventBusArn"), "RoleArn": getAtt("ForwardRole", "Arn"),
+		}})
+	}
+	role := at(t, tpl, "Resources", "ForwardRole").(map[string]any)
+	wantEqual(t, "ForwardRole Condition", role["Condition"], "Forwards")
+	p := props(t, role)
+	wantEqual(t, "ForwardRole properties", slices.Sorted(maps.Keys(p)), []string{"AssumeRolePolicyDocument", "Description", "Policies"})
+	wantEqual(t, "ForwardRole trust", p["AssumeRolePolicyDocument"], map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]any{"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")}},
+	}}})
+	wantEqual(t, "ForwardRole policies", p["Policies"], []any{map[string]any{"PolicyName": "grantwatch-forward", "PolicyDocument": map[string]any{
+		"Version": "2012-10-17", "Statement": []any{map[string]any{
+			"Sid": "PutEventsOnCentralBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": ref("CentralEventBusArn"),
+		}},
+	}}})
+}
+
+// TestMemberReaderRole: one role per account (IAM is global), read-only, trusted by the central account's backfill
+// and reconcile roles of the organization only.
+func TestMemberReaderRole(t *testing.T) {
+	tpl := loadMember(t)
+	r := at(t, tpl, "Resources", "ReaderRole").(map[string]any)
+	wantEqual(t, "ReaderRole Condition", r["Condition"], "CreatesReader")
+	p := props(t, r)
+	wantEqual(t, "ReaderRole properties", slices.Sorted(maps.Keys(p)),
+		[]string{"AssumeRolePolicyDocument", "Description", "MaxSessionDuration", "Path", "Policies", "RoleName"})
+	wantEqual(t, "ReaderRole MaxSessionDuration", p["MaxSessionDuration"], 3600)
+	wantEqual(t, "ReaderRole trust", p["AssumeRolePolicyDocument"], map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect":    "Allow",
+		"Principal": map[string]any{"AWS": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:root")},
+		"Action":    "sts:AssumeRole",
+		"Condition": map[string]any{
+			"ArnLike":      map[string]any{"aws:PrincipalArn": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:role" + centralRolePath + "*")},
+			"StringEquals": map[string]any{"aws:PrincipalOrgID": ref("OrganizationId")},
+		},
+	}}})
+	callerAccount := map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}
+	wantEqual(t, "ReaderRole policies", p["Policies"], []any{map[string]any{"PolicyName": "grantwatch-read", "PolicyDocument": map[string]any{
+		"Version": "2012-10-17", "Statement": []any{
+			map[string]any{"Sid": "CloudTrailLookup", "Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"},
+			map[string]any{"Sid": "KmsListGrants", "Effect": "Allow", "Action": "kms:ListGrants",
+				"Resource": map[string]any{"Fn::Sub": wildcardAllowList["kms:ListGrants"]},
+				"Condition": map[string]any{"Fn::If": []any{"HasKeyAliasPattern",
+					map[string]any{"StringEquals": callerAccount, "ForAnyValue:StringLike": map[string]any{"kms:ResourceAliases": ref("KeyAliasPattern")}},
+					map[string]any{"StringEquals": callerAccount}}}},
+		},
+	}}})
+}
+
+// TestMemberLeastPrivilege: member.yaml creates rules and roles only (and the placeholder an otherwise empty stack
+// needs); every role's statements pass the main template's checks, with the same wildcard allow-list, and no role
+// attaches a managed policy or trusts everyone.
+func TestMemberLeastPrivilege(t *testing.T) {
+	tpl := loadMember(t)
+	allowed := []string{"AWS::CloudFormation::WaitConditionHandle", "AWS::Events::Rule", "AWS::IAM::Role"}
+	roles := 0
+	for id, res := range at(t, tpl, "Resources").(map[string]any) {
+		r := res.(map[string]any)
+		if !slices.Contains(allowed, fmt.Sprint(r["Type"])) {
+			t.Errorf("member.yaml %s is a %v; want only %v", id, r["Type"], allowed)
+		}
+		if r["Type"] != "AWS::IAM::Role" {
+			continue
+		}
+		roles++
+		p := props(t, r)
+		for _, k := range []string{"ManagedPolicyArns", "PermissionsBoundary"} {
+			if _, ok := p[k]; ok {
+				t.Errorf("role %s sets %s", id, k)
+			}
+		}
+		for _, s := range asList(t, id+" trust", at(t, p, "AssumeRolePolicyDocument", "Statement")) {
+			st := s.(map[string]any)
+			if pr := st["Principal"]; pr == "*" || reflect.DeepEqual(pr, map[string]any{"AWS": "*"}) || st["Condition"] == nil {
+				t.Errorf("role %s trusts %v without a condition on who", id, pr)
+			}
+		}
+		for i, pol := range asList(t, id+" Policies", p["Policies"]) {
+			for j, s := range asList(t, "Statement", at(t, pol, "PolicyDocument", "Statement")) {
+				checkStatement(t, fmt.Sprintf("member %s Policies[%d].Statement[%d]", id, i, j), s.(map[string]any))
+			}
+		}
+	}
+	if roles != 2 {
+		t.Errorf("member.yaml has %d roles; want ForwardRole and ReaderRole", roles)
+	}
+}
+
+// TestLeastPrivilegeCatchesWidenedReader widens the reader role's statements by hand: each must fail the check.
+func TestLeastPrivilegeCatchesWidenedReader(t *testing.T) {
+	sts := at(t, loadMember(t), "Resources", "ReaderRole", "Properties", "Policies").([]any)[0].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	listGrants := sts[1].(map[string]any)
+	if p := statementProblems(listGrants); len(p) != 0 {
+		t.Fatalf("the reader role's ListGrants statement already fails: %v", p)
+	}
+	for name, widened := range map[string]map[string]any{
+		"ListGrants on every key":                 {"Resource": "*"},
+		"ListGrants without the account":          {"Condition": nil},
+		"ListGrants with an alias pattern only":   {"Condition": map[string]any{"ForAnyValue:StringLike": map[string]any{"kms:ResourceAliases": "alias/*"}}},
+		"every KMS read on the account's keys":    {"Action": "kms:List*"},
+		"ListGrants and Decrypt":                  {"Action": []any{"kms:ListGrants", "kms:Decrypt"}},
+		"everything but ListGrants, on every key": {"Action": nil, "NotAction": "kms:ListGrants"},
+	} {
+		st := maps.Clone(listGrants)
+		for k, v := range widened {
+			if v == nil {
+				delete(st, k)
+			} else {
+				st[k] = v
+			}
+		}
+		if len(statementProblems(st)) == 0 {
+			t.Errorf("%s: the least-privilege check accepts it", name)
+		}
+	}
+}
+
+// TestLintCoversBothTemplates: make lint (run by make test and CI) lints both templates with cfn-lint.
+func TestLintCoversBothTemplates(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := regexp.MustCompile(`(?m)^lint:[^\n]*\n((?:\t[^\n]*\n)*)`).FindSubmatch(makefile)
+	if target == nil {
+		t.Fatal("Makefile has no lint target")
+	}
+	if !regexp.MustCompile(`(?m)^\tcfn-lint template\.yaml deploy/member\.yaml$`).Match(target[1]) {
+		t.Errorf("make lint does not run cfn-lint template.yaml deploy/member.yaml:\n%s", target[1])
 	}
 }
