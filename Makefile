@@ -61,7 +61,7 @@ lint:
 	@unformatted="$$(gofmt -l .)"; test -z "$$unformatted" || { echo "gofmt needed on:" >&2; echo "$$unformatted" >&2; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
-	cfn-lint template.yaml
+	cfn-lint template.yaml deploy/member.yaml
 
 # Rewrite golden files: only packages that import pkg/golden accept -update.
 golden:

@@ -6,13 +6,15 @@ import (
 	"testing"
 )
 
-// wildcardAllowList is every wildcard resource the template may hold (issue 5), each for exactly one action alone
+// wildcardAllowList is every wildcard resource the templates may hold (issue 5), each for exactly one action alone
 // in its statement:
 //   - cloudtrail:LookupEvents has no resource-level permissions: IAM accepts only "*" for it;
-//   - kms:ListGrants on any key of this account (a key ARN names its Region), with a kms:CallerAccount condition.
+//   - kms:ListGrants on any key of this account (a key ARN names its Region), with a kms:CallerAccount condition;
+//   - sts:AssumeRole of the member read-only role in any account (member.yaml), of the organization only.
 var wildcardAllowList = map[string]string{
 	"cloudtrail:LookupEvents": "*",
 	"kms:ListGrants":          "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*",
+	"sts:AssumeRole":          "arn:${AWS::Partition}:iam::*:role" + memberReaderPath + memberReaderName,
 }
 
 // wildcardAllowed reports whether st may have the wildcard resource res.
@@ -21,14 +23,27 @@ func wildcardAllowed(st map[string]any, res string) bool {
 	if len(acts) != 1 || wildcardAllowList[acts[0]] != res {
 		return false
 	}
-	if acts[0] == "kms:ListGrants" {
-		return reflect.DeepEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}})
+	switch acts[0] {
+	case "kms:ListGrants":
+		// Whatever a condition adds (member.yaml's alias pattern) only narrows it; each branch must keep the account.
+		callerAccount := map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}
+		for _, c := range ifBranches(st["Condition"]) {
+			m, _ := c.(map[string]any)
+			if !reflect.DeepEqual(m["StringEquals"], callerAccount) {
+				return false
+			}
+		}
+		return st["Condition"] != nil
+	case "sts:AssumeRole":
+		return reflect.DeepEqual(st["Condition"], map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": ref("OrganizationId")}})
 	}
 	return true
 }
 
 func TestWildcardAllowList(t *testing.T) {
 	lookup := map[string]any{"Action": "cloudtrail:LookupEvents", "Resource": "*"}
+	callerAccount := map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}
+	assumeMember := map[string]any{"Action": "sts:AssumeRole", "Condition": map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": ref("OrganizationId")}}}
 	listGrants := map[string]any{"Action": "kms:ListGrants", "Resource": map[string]any{"Fn::Sub": wildcardAllowList["kms:ListGrants"]},
 		"Condition": map[string]any{"StringEquals": map[string]any{"kms:CallerAccount": ref("AWS::AccountId")}}}
 	tests := []struct {
@@ -43,6 +58,15 @@ func TestWildcardAllowList(t *testing.T) {
 		{"ListGrants on the account's keys with the condition", listGrants, wildcardAllowList["kms:ListGrants"], true},
 		{"ListGrants without the condition", map[string]any{"Action": "kms:ListGrants"}, wildcardAllowList["kms:ListGrants"], false},
 		{"ListGrants on *", listGrants, "*", false},
+		{"ListGrants with the condition and an alias pattern", map[string]any{"Action": "kms:ListGrants", "Condition": map[string]any{"Fn::If": []any{"HasKeyAliasPattern",
+			map[string]any{"StringEquals": callerAccount, "ForAnyValue:StringLike": map[string]any{"kms:ResourceAliases": ref("KeyAliasPattern")}},
+			map[string]any{"StringEquals": callerAccount}}}}, wildcardAllowList["kms:ListGrants"], true},
+		{"ListGrants with a branch that drops the condition", map[string]any{"Action": "kms:ListGrants", "Condition": map[string]any{"Fn::If": []any{"HasKeyAliasPattern",
+			map[string]any{"ForAnyValue:StringLike": map[string]any{"kms:ResourceAliases": ref("KeyAliasPattern")}},
+			map[string]any{"StringEquals": callerAccount}}}}, wildcardAllowList["kms:ListGrants"], false},
+		{"AssumeRole of the member role in the organization", assumeMember, wildcardAllowList["sts:AssumeRole"], true},
+		{"AssumeRole of the member role without the organization", map[string]any{"Action": "sts:AssumeRole"}, wildcardAllowList["sts:AssumeRole"], false},
+		{"AssumeRole of any role", assumeMember, "arn:${AWS::Partition}:iam::*:role/*", false},
 	}
 	for _, tt := range tests {
 		if got := wildcardAllowed(tt.st, tt.res); got != tt.want {
@@ -55,7 +79,7 @@ func TestWildcardAllowList(t *testing.T) {
 func statements(t *testing.T, p map[string]any) (map[string][]string, map[string]map[string]any) {
 	t.Helper()
 	acts, sts := map[string][]string{}, map[string]map[string]any{}
-	for _, pol := range p["Policies"].([]any) {
+	for _, pol := range policyItems(t, p) {
 		for _, s := range asList(t, "Statement", pol.(map[string]any)["Statement"]) {
 			st := s.(map[string]any)
 			a := stringsOf(st["Action"])
@@ -82,6 +106,8 @@ func TestBackfillFunction(t *testing.T) {
 		"CloudTrailLookup": {"cloudtrail:LookupEvents"},
 		"AlertTopic":       {"sns:Publish"},
 		"AlertTopicKey":    {"kms:Decrypt", "kms:GenerateDataKey"},
+		// With OrganizationId only: org_template_test.go checks its condition and resource.
+		"AssumeMemberReader": {"sts:AssumeRole"},
 	})
 	wantEqual(t, "backfill GrantTable Resource", sts["GrantTable"]["Resource"], getAtt("Table", "Arn"))
 	wantEqual(t, "backfill CloudTrailLookup Resource", sts["CloudTrailLookup"]["Resource"], "*")
@@ -95,12 +121,13 @@ func TestReconcileFunction(t *testing.T) {
 	wantEqual(t, "reconcile Schedule", at(t, p, "Events", "Schedule", "Properties", "Schedule"), ref("ReconcileSchedule"))
 	acts, sts := statements(t, p)
 	wantEqual(t, "reconcile permissions", acts, map[string][]string{
-		"GrantTable":        {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
-		"TableFormat":       {"dynamodb:Scan"},
-		"GrantsByKindIndex": {"dynamodb:Query"},
-		"KmsListGrants":     {"kms:ListGrants"},
-		"AlertTopic":        {"sns:Publish"},
-		"AlertTopicKey":     {"kms:Decrypt", "kms:GenerateDataKey"},
+		"GrantTable":         {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+		"TableFormat":        {"dynamodb:Scan"},
+		"GrantsByKindIndex":  {"dynamodb:Query"},
+		"KmsListGrants":      {"kms:ListGrants"},
+		"AlertTopic":         {"sns:Publish"},
+		"AlertTopicKey":      {"kms:Decrypt", "kms:GenerateDataKey"},
+		"AssumeMemberReader": {"sts:AssumeRole"},
 	})
 	wantEqual(t, "reconcile ListGrants Resource", sts["KmsListGrants"]["Resource"],
 		map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"})

@@ -1,5 +1,6 @@
-// Package deploy holds the tests of what gets deployed: template.yaml against the Go code, and its event pattern
-// against the samples in events/ (pattern_integration_test.go, on moto).
+// Package deploy holds the tests of what gets deployed: template.yaml and member.yaml against the Go code and each
+// other, their event patterns against the samples in events/ (pattern_integration_test.go, on moto), and both
+// templates created as stacks on moto's CloudFormation (rehearsal_integration_test.go).
 package deploy
 
 import (
@@ -14,7 +15,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-const templatePath = "../template.yaml"
+const (
+	templatePath = "../template.yaml"
+	memberPath   = "member.yaml" // deploy/member.yaml, the StackSets template of member accounts
+)
 
 // intrinsics maps CloudFormation's short-form YAML tags to their long form. Condition is not an Fn::.
 var intrinsics = map[string]string{
@@ -115,13 +119,24 @@ func cfnValue(n *yaml.Node) (any, error) {
 // loadTemplate parses template.yaml, failing the test on any error.
 func loadTemplate(t testing.TB) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(templatePath)
+	return loadCFN(t, templatePath)
+}
+
+// loadMember parses deploy/member.yaml, failing the test on any error.
+func loadMember(t testing.TB) map[string]any {
+	t.Helper()
+	return loadCFN(t, memberPath)
+}
+
+func loadCFN(t testing.TB, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("read %s: %v", templatePath, err)
+		t.Fatalf("read %s: %v", path, err)
 	}
 	tpl, err := parseCFN(data)
 	if err != nil {
-		t.Fatalf("parse %s: %v", templatePath, err)
+		t.Fatalf("parse %s: %v", path, err)
 	}
 	return tpl
 }

@@ -126,7 +126,7 @@ func TestNoticeDeliveryPermissions(t *testing.T) {
 	for id, fn := range resources(t, tpl, "AWS::Serverless::Function") {
 		tableActions := map[string]bool{}
 		publishes := false
-		for _, pol := range props(t, fn)["Policies"].([]any) {
+		for _, pol := range policyItems(t, props(t, fn)) {
 			for _, s := range asList(t, "Statement", pol.(map[string]any)["Statement"]) {
 				st := s.(map[string]any)
 				for _, a := range stringsOf(st["Action"]) {

@@ -328,7 +328,12 @@ func TestDeadLetterQueue(t *testing.T) {
 	wantEqual(t, "MessageRetentionPeriod", q["MessageRetentionPeriod"], 14*24*3600)
 
 	// With DeadLetterConfig.Arn, SAM adds no queue policy (aws-sam-translator 1.110.0): EventBridge can send to
-	// the queue only through this one, and only for the ingest rule.
+	// the queue only through this one, and only for the rules that dead-letter into it: the default-bus rules
+	// always, the central-bus rules with OrganizationId.
+	always, orgOnly := deadLetterRules(t, tpl)
+	if len(always) != 2 || len(orgOnly) != 2 {
+		t.Errorf("rules with the dead-letter queue = %v and, with OrganizationId, %v; want IngestFunction's two and their central-bus copies", always, orgOnly)
+	}
 	var found bool
 	for id, pol := range resources(t, tpl, "AWS::SQS::QueuePolicy") {
 		pp := props(t, pol)
@@ -345,8 +350,14 @@ func TestDeadLetterQueue(t *testing.T) {
 			wantEqual(t, id+" Action", st["Action"], "sqs:SendMessage")
 			wantEqual(t, id+" Resource", st["Resource"], getAtt("DeadLetterQueue", "Arn"))
 			// Issue 3: the Bedrock rule (job and custom-model events) sends its dead letters here too.
-			wantEqual(t, id+" Condition", st["Condition"], map[string]any{
-				"ArnEquals": map[string]any{"aws:SourceArn": []any{getAtt("IngestFunctionCloudTrail", "Arn"), getAtt("IngestFunctionBedrock", "Arn")}}})
+			arns, _ := at(t, st, "Condition", "ArnEquals", "aws:SourceArn").(map[string]any)["Fn::If"].([]any)
+			if len(arns) != 3 || arns[0] != "IsOrganization" {
+				t.Fatalf("%s aws:SourceArn = %v; want an Fn::If on IsOrganization", id, at(t, st, "Condition", "ArnEquals", "aws:SourceArn"))
+			}
+			all := append(slices.Clone(always), orgOnly...)
+			slices.Sort(all)
+			wantEqual(t, id+" aws:SourceArn with OrganizationId", ruleIDs(t, arns[1]), all)
+			wantEqual(t, id+" aws:SourceArn without", ruleIDs(t, arns[2]), always)
 		}
 	}
 	if !found {
@@ -366,12 +377,11 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 		if _, ok := p["Role"]; ok {
 			t.Errorf("%s: a fixed Role escapes this check; use Policies", id)
 		}
-		pols, ok := p["Policies"].([]any)
-		if !ok {
+		if _, ok := p["Policies"].([]any); !ok {
 			t.Errorf("%s: Policies = %#v; want a list of policy documents", id, p["Policies"])
 			continue
 		}
-		for i, pol := range pols {
+		for i, pol := range policyItems(t, p) {
 			doc, ok := pol.(map[string]any)
 			if !ok {
 				t.Errorf("%s: Policies[%d] = %v: a managed policy; use an inline statement", id, i, pol)
@@ -397,30 +407,66 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 	}
 }
 
+// policyItems returns a function's Policies with each Fn::If (a policy a condition adds, which SAM allows) replaced
+// by its branches, AWS::NoValue left out, so that every check sees the conditional policies too.
+func policyItems(t *testing.T, p map[string]any) []any {
+	t.Helper()
+	var out []any
+	for _, pol := range asList(t, "Policies", p["Policies"]) {
+		out = append(out, ifBranches(pol)...)
+	}
+	return out
+}
+
+// ifBranches returns v, or both branches of v when it is an Fn::If (recursively), without AWS::NoValue.
+func ifBranches(v any) []any {
+	m, ok := v.(map[string]any)
+	args, isIf := m["Fn::If"].([]any)
+	if !ok || !isIf || len(m) != 1 || len(args) != 3 {
+		return []any{v}
+	}
+	var out []any
+	for _, b := range args[1:] {
+		if !reflect.DeepEqual(b, ref("AWS::NoValue")) {
+			out = append(out, ifBranches(b)...)
+		}
+	}
+	return out
+}
+
 func checkStatement(t *testing.T, where string, st map[string]any) {
 	t.Helper()
-	if st["Effect"] != "Allow" {
-		return
+	for _, p := range statementProblems(st) {
+		t.Errorf("%s: %s", where, p)
 	}
+}
+
+// statementProblems says what in an Allow statement grants more than it names.
+func statementProblems(st map[string]any) []string {
+	if st["Effect"] != "Allow" {
+		return nil
+	}
+	var out []string
 	for _, key := range []string{"NotAction", "NotResource"} {
 		if _, ok := st[key]; ok {
-			t.Errorf("%s: %s grants everything else", where, key)
+			out = append(out, key+" grants everything else")
 		}
 	}
 	for _, a := range stringsOf(st["Action"]) {
 		if strings.Contains(a, "*") || broadPolicies.MatchString(a) {
-			t.Errorf("%s: Action %q has a wildcard", where, a)
+			out = append(out, fmt.Sprintf("Action %q has a wildcard", a))
 		}
 	}
 	res := st["Resource"]
 	if res == nil {
-		t.Errorf("%s: no Resource", where)
+		out = append(out, "no Resource")
 	}
 	for _, r := range flatten(res) {
 		if s, ok := r.(string); ok && strings.Contains(s, "*") && !wildcardAllowed(st, s) { // issue 5: backfill_template_test.go
-			t.Errorf("%s: Resource %q has a wildcard", where, s)
+			out = append(out, fmt.Sprintf("Resource %q has a wildcard", s))
 		}
 	}
+	return out
 }
 
 func stringsOf(v any) []string {
@@ -499,8 +545,7 @@ func TestTableFormatScan(t *testing.T) {
 	}
 	scans := 0
 	for name, fn := range resources(t, tpl, "AWS::Serverless::Function") {
-		pols, _ := props(t, fn)["Policies"].([]any)
-		for _, pol := range pols {
+		for _, pol := range policyItems(t, props(t, fn)) {
 			doc, ok := pol.(map[string]any)
 			if !ok {
 				continue
