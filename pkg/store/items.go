@@ -235,23 +235,15 @@ func (it grantItem) grant() (lifecycle.Grant, error) {
 	if !ok || !isGrant {
 		return lifecycle.Grant{}, fmt.Errorf("item %s/%s is not a grant", it.PK, it.SK)
 	}
-	var errs []error
-	tm := func(s string) time.Time {
-		t, err := parseTimeAttr(s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return t
-	}
+	var times timeReader
+	tm := times.at
 	g := lifecycle.Grant{
 		ID: id, KeyARN: keyARN, Kind: lifecycle.Kind(it.Kind), CreatedAt: tm(it.CreatedAt), CreateEventID: it.CreateEventID,
 		Grantee: it.Grantee, RetiringPrincipal: it.Retiring, Operations: it.Operations, ConstraintKeys: it.Constraints,
 		Name: it.Name, ThroughBedrock: it.Through, ParentID: it.ParentID, EndedAt: tm(it.EndedAt), EndedBy: it.EndedBy,
 		EndEventID: it.EndEventID, EndedByBedrock: it.EndedBedrock, Pending: it.Pending, Archived: archived, Version: it.Version,
 	}
-	if it.CreatedBy != nil {
-		g.CreatedBy = lifecycle.Caller{Type: it.CreatedBy.Type, ARN: it.CreatedBy.ARN, AccountID: it.CreatedBy.Account, InvokedBy: it.CreatedBy.InvokedBy}
-	}
+	g.CreatedBy = it.CreatedBy.caller()
 	for _, h := range it.History {
 		e := lifecycle.HistoryEntry{EventID: h.EventID, Name: h.Name, Time: tm(h.Time), Caller: h.Caller, SourceIP: h.SourceIP, RequestID: h.RequestID}
 		switch h.Role {
@@ -263,8 +255,8 @@ func (it grantItem) grant() (lifecycle.Grant, error) {
 		g.History = append(g.History, e)
 	}
 	g.Alerts = alertsOf(it.Alerts, g.ID, keyARN, tm)
-	if len(errs) > 0 {
-		return lifecycle.Grant{}, fmt.Errorf("grant item %s: %w", it.SK, errs[0])
+	if times.err != nil {
+		return lifecycle.Grant{}, fmt.Errorf("grant item %s: %w", it.SK, times.err)
 	}
 	return g, nil
 }
@@ -274,6 +266,13 @@ func callerAttr(c lifecycle.Caller) *callerItem {
 		return nil
 	}
 	return &callerItem{Type: c.Type, ARN: c.ARN, Account: c.AccountID, InvokedBy: c.InvokedBy}
+}
+
+func (c *callerItem) caller() lifecycle.Caller {
+	if c == nil {
+		return lifecycle.Caller{}
+	}
+	return lifecycle.Caller{Type: c.Type, ARN: c.ARN, AccountID: c.Account, InvokedBy: c.InvokedBy}
 }
 
 func toAlertItems(as []lifecycle.Alert) []alertItem {
@@ -313,22 +312,16 @@ func toUsageItem(keyARN string, u lifecycle.Usage) usageItem {
 
 func (it usageItem) usage() (lifecycle.Usage, error) {
 	keyARN := strings.TrimPrefix(it.PK, keyPrefix)
-	var errs []error
-	tm := func(s string) time.Time {
-		t, err := parseTimeAttr(s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return t
-	}
+	var times timeReader
+	tm := times.at
 	u := lifecycle.Usage{Calls: it.Calls, LastUsedAt: tm(it.LastUsedAt), LastUsedBy: it.LastUsedBy,
 		FirstServiceUseAt: tm(it.FirstService), LastServiceUseAt: tm(it.LastService), RecentEventIDs: it.RecentEventIDs,
 		Alerts: alertsOf(it.Alerts, "", keyARN, tm), Version: it.Version}
 	for _, ms := range it.Unchecked {
 		u.UncheckedUses = append(u.UncheckedUses, time.UnixMilli(ms).UTC())
 	}
-	if len(errs) > 0 {
-		return lifecycle.Usage{}, fmt.Errorf("usage item of %s: %w", keyARN, errs[0])
+	if times.err != nil {
+		return lifecycle.Usage{}, fmt.Errorf("usage item of %s: %w", keyARN, times.err)
 	}
 	return u, nil
 }
@@ -342,19 +335,13 @@ func toMetaItem(keyARN string, m lifecycle.Meta) metaItem {
 }
 
 func (it metaItem) meta() (lifecycle.Meta, error) {
-	var errs []error
-	tm := func(s string) time.Time {
-		t, err := parseTimeAttr(s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return t
-	}
+	var times timeReader
+	tm := times.at
 	m := lifecycle.Meta{Version: it.Version, Archive: lifecycle.ArchiveSummary{Reported: it.Reported, LatestEnd: tm(it.LatestEnd),
 		PrimaryLatestEnd: tm(it.PrimEnd), SecondaryLatestCreate: tm(it.SecCreate)}}
 	m.Primaries = primaryRefsOf(it.Primaries, tm)
-	if len(errs) > 0 {
-		return lifecycle.Meta{}, fmt.Errorf("meta item of %s: %w", strings.TrimPrefix(it.PK, keyPrefix), errs[0])
+	if times.err != nil {
+		return lifecycle.Meta{}, fmt.Errorf("meta item of %s: %w", strings.TrimPrefix(it.PK, keyPrefix), times.err)
 	}
 	return m, nil
 }
@@ -389,17 +376,11 @@ func decodePrimaries(item map[string]types.AttributeValue) (lifecycle.ArchivedPr
 	if err := unmarshalItem(item, &it); err != nil {
 		return lifecycle.ArchivedPrimaries{}, fmt.Errorf("archived primaries item: %w", err)
 	}
-	var errs []error
-	tm := func(s string) time.Time {
-		t, err := parseTimeAttr(s)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return t
-	}
+	var times timeReader
+	tm := times.at
 	a := lifecycle.ArchivedPrimaries{Version: it.Version, Refs: primaryRefsOf(it.Refs, tm)}
-	if len(errs) > 0 {
-		return lifecycle.ArchivedPrimaries{}, fmt.Errorf("archived primaries item: %w", errs[0])
+	if times.err != nil {
+		return lifecycle.ArchivedPrimaries{}, fmt.Errorf("archived primaries item: %w", times.err)
 	}
 	return a, nil
 }
@@ -417,6 +398,17 @@ func timeAttr(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// timeReader parses time attributes and keeps the first error, so that a decoder reads every field and reports once.
+type timeReader struct{ err error }
+
+func (r *timeReader) at(s string) time.Time {
+	t, err := parseTimeAttr(s)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return t
 }
 
 func parseTimeAttr(s string) (time.Time, error) {

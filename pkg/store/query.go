@@ -7,7 +7,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -315,15 +314,12 @@ func decodeIndexed(item map[string]types.AttributeValue) (lifecycle.Grant, error
 	if !ok || !isGrant {
 		return lifecycle.Grant{}, fmt.Errorf("index item %s/%s is not a grant", it.PK, it.SK)
 	}
-	created, err1 := parseTimeAttr(it.CreatedAt)
-	ended, err2 := parseTimeAttr(it.EndedAt)
-	if err := errors.Join(err1, err2); err != nil {
-		return lifecycle.Grant{}, fmt.Errorf("index item %s: %w", it.SK, err)
-	}
-	g := lifecycle.Grant{ID: id, KeyARN: keyARN, Kind: lifecycle.Kind(it.Kind), CreatedAt: created, CreateEventID: it.CreateEventID,
-		ParentID: it.ParentID, EndedAt: ended, EndedBy: it.EndedBy, Archived: archived}
-	if it.CreatedBy != nil {
-		g.CreatedBy = lifecycle.Caller{Type: it.CreatedBy.Type, ARN: it.CreatedBy.ARN, AccountID: it.CreatedBy.Account, InvokedBy: it.CreatedBy.InvokedBy}
+	var times timeReader
+	g := lifecycle.Grant{ID: id, KeyARN: keyARN, Kind: lifecycle.Kind(it.Kind), CreatedAt: times.at(it.CreatedAt),
+		CreateEventID: it.CreateEventID, CreatedBy: it.CreatedBy.caller(), ParentID: it.ParentID, EndedAt: times.at(it.EndedAt),
+		EndedBy: it.EndedBy, Archived: archived}
+	if times.err != nil {
+		return lifecycle.Grant{}, fmt.Errorf("index item %s: %w", it.SK, times.err)
 	}
 	return g, nil
 }
