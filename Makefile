@@ -63,7 +63,7 @@ lint:
 	$(GO) vet -tags integration ./...
 	cfn-lint template.yaml
 
-# Rewrite golden files: only packages that import pkg/golden accept -update.
+# Rewrite golden files: only packages that import internal/golden accept -update.
 golden:
 	$(call need,$(GO),$(GO_HINT))
 	$(GO) test ./pkg/trail ./pkg/replay -update

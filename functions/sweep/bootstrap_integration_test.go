@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/lambdatest"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // bootstrap is the real SweepFunction binary, built by make build-SweepFunction for the host's architecture.

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/lookup"
-	"github.com/grantwatch/grantwatch/pkg/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 

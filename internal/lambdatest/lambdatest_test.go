@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/lambdatest"
 )
 
 // echo is the bootstrap built from testdata/echo (the real aws-lambda-go runtime client) for the host.
