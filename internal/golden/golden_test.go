@@ -1,51 +1,36 @@
 package golden
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-func TestDiff(t *testing.T) {
-	tests := []struct {
-		name      string
-		want, got string
-		diff      string
-	}{
-		{name: "equal", want: "a\nb\n", got: "a\nb\n", diff: "  a\n  b\n"},
-		{name: "changed line", want: "a\nb\nc\n", got: "a\nB\nc\n", diff: "  a\n- b\n+ B\n  c\n"},
-		{name: "added at end", want: "a\n", got: "a\nb\n", diff: "  a\n+ b\n"},
-		{name: "removed at start", want: "a\nb\n", got: "b\n", diff: "- a\n  b\n"},
-		{name: "missing final newline", want: "a\n", got: "a", diff: "- a\n+ a (no newline at end)\n"},
-		{
-			name: "long runs cut short",
-			want: "1\n2\n3\n4\n5\nx\n6\n7\n8\n9\n10\n11\n12\ny\n13\n14\n15\n16\n",
-			got:  "1\n2\n3\n4\n5\nX\n6\n7\n8\n9\n10\n11\n12\ny\n13\n14\n15\n16\n",
-			diff: "  ... 2 unchanged lines ...\n  3\n  4\n  5\n- x\n+ X\n  6\n  7\n  8\n  ... 9 unchanged lines ...\n",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := diff(tt.want, tt.got); got != tt.diff {
-				t.Errorf("diff(%q, %q) =\n%s\nwant\n%s", tt.want, tt.got, got, tt.diff)
-			}
-		})
-	}
+// recorder is a testing.TB that keeps what Assert reports instead of failing the test that runs it.
+type recorder struct {
+	testing.TB
+	errors []string
 }
 
-func TestFirstDifference(t *testing.T) {
-	got := firstDifference(lines("a\nb\n"), lines("a\n"))
-	if want := "first difference at line 2:\n- b\n+ (end of file)\n"; got != want {
-		t.Errorf("firstDifference = %q; want %q", got, want)
-	}
-}
+func (r *recorder) Helper() {}
+
+func (r *recorder) Errorf(format string, args ...any) { r.errors = append(r.errors, fmt.Sprintf(format, args...)) }
 
 func TestAssert(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.golden")
-	if err := os.WriteFile(path, []byte("same\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("a\nb\nc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	Assert(t, path, []byte("same\n"))
+	Assert(t, path, []byte("a\nb\nc\n"))
+
+	r := &recorder{TB: t}
+	Assert(r, path, []byte("a\nB\nc\n"))
+	if len(r.errors) != 1 || !strings.Contains(r.errors[0], path) || !strings.Contains(r.errors[0], `- 	"b\n",`) ||
+		!strings.Contains(r.errors[0], `+ 	"B\n",`) {
+		t.Errorf("Assert of a changed line reported %q; want one error naming the file, the line wanted and the line got", r.errors)
+	}
 
 	*update = true
 	t.Cleanup(func() { *update = false })
