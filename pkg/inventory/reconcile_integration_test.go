@@ -154,7 +154,7 @@ func TestReconcileAgainstKMS(t *testing.T) {
 		t.Errorf("retired key: %+v; want %s ended", k, retired)
 	}
 	g = e.stored(t, retiredKey, retired)
-	if g.State() != lifecycle.Gone || g.EndedBy != lifecycle.Reconciled || len(g.Alerts) == 0 || g.Alerts[0].ResolvedAt.IsZero() {
+	if g.State() != lifecycle.Unlisted || g.EndedBy != lifecycle.Reconciled || len(g.Alerts) == 0 || g.Alerts[0].ResolvedAt.IsZero() {
 		t.Errorf("retired grant stored as %s (endedBy %q, alerts %v); want ended by Reconciled with its alert resolved", g.State(), g.EndedBy, g.Alerts)
 	}
 

@@ -52,7 +52,7 @@ func TestReconcile(t *testing.T) {
 		{name: "known active grant listed: nothing to do", events: []lifecycle.Event{recCreate("g1", old, "bedrock.amazonaws.com")},
 			listed: []lifecycle.ListedGrant{listedBedrock("g1")}, grant: "g1", wantState: lifecycle.Active, wantKind: lifecycle.Primary},
 		{name: "active grant gone from KMS is ended, its alerts resolved", events: []lifecycle.Event{recCreate("g1", old, "")},
-			ended: []string{"g1"}, grant: "g1", wantState: lifecycle.Gone, wantKind: lifecycle.Primary, resolvedAt: true},
+			ended: []string{"g1"}, grant: "g1", wantState: lifecycle.Unlisted, wantKind: lifecycle.Primary, resolvedAt: true},
 		{name: "grant created within the grace is not ended", events: []lifecycle.Event{recCreate("g1", recAt.Add(-time.Minute), "bedrock.amazonaws.com")},
 			grant: "g1", wantState: lifecycle.Active, wantKind: lifecycle.Primary},
 		{name: "grant ended long ago but listed is recorded again", events: []lifecycle.Event{recCreate("g1", old, "bedrock.amazonaws.com"),

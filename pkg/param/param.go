@@ -55,7 +55,7 @@ func State(field, s string) (lifecycle.State, error) {
 		return st, nil
 	}
 	return "", &app.InputError{Field: field, Value: s, Problem: "is not one of " + join(app.States) +
-		` ("` + string(lifecycle.Gone) + `": no longer listed by KMS, and no RetireGrant or RevokeGrant recorded)`}
+		` ("` + string(lifecycle.Unlisted) + `": no longer listed by KMS, and no RetireGrant or RevokeGrant recorded)`}
 }
 
 func join[T ~string](values []T) string {

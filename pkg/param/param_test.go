@@ -76,8 +76,8 @@ func TestValues(t *testing.T) {
 	if at.Location() != time.UTC || !at.Equal(time.Date(2024, 5, 30, 8, 30, 0, 0, time.UTC)) {
 		t.Errorf("Time = %v; want 08:30 UTC", at)
 	}
-	if st, _ := param.State("state", "ended"); st != lifecycle.Gone {
-		t.Errorf(`State("ended") = %q; want lifecycle.Gone`, st)
+	if st, _ := param.State("state", "ended"); st != lifecycle.Unlisted {
+		t.Errorf(`State("ended") = %q; want lifecycle.Unlisted`, st)
 	}
 }
 
