@@ -1,100 +1,129 @@
-// Package lambdatest runs a Lambda bootstrap binary the way the provided.al2023 runtime does: it serves the
-// Lambda Runtime API (2018-06-01) on loopback, starts the binary with AWS_LAMBDA_RUNTIME_API pointing at it, and
-// hands it one invocation at a time. Tests only; see toolchain.md §6.
+// Package lambdatest runs a function's real bootstrap the way Lambda does, under AWS's own Runtime Interface
+// Emulator (aws-lambda-rie), and invokes it over HTTP. The emulator is built by the test from its pinned
+// pseudo-version (the Go build cache makes that a second after the first time), listens on loopback ports chosen
+// free, and is stopped with its bootstrap by PID. Tests only; see toolchain.md.
 package lambdatest
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/grantwatch/grantwatch/internal/testenv"
+)
+
+// Emulator is the module path and pinned version of aws-lambda-rie (toolchain.md: the tagged releases are not
+// served by the module proxy).
+const (
+	Emulator        = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
+	EmulatorVersion = "v0.0.0-20261030222936-bef5c4ba774d"
 )
 
 // FunctionName is the default AWS_LAMBDA_FUNCTION_NAME; pass your own in env to override it.
 const FunctionName = "lambdatest"
 
-// DefaultTimeout is the function timeout when Runtime.Timeout is zero, as the template's Timeout.
-const DefaultTimeout = 30 * time.Second
+// Function is a built bootstrap and the emulator that runs it.
+type Function struct {
+	Bootstrap string
+	Emulator  string
+}
 
-const api = "/2018-06-01/runtime"
+// Build builds a function's bootstrap the way sam build does (make build-<logicalID> in root), for the host's
+// architecture so that it runs here, and the emulator, both into dir.
+func Build(root, logicalID, dir string) (Function, error) {
+	target := "build-" + logicalID
+	for _, tool := range []string{"make", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return Function{}, fmt.Errorf("%s is not on PATH: the test builds the function with make %s and the emulator with go install", tool, target)
+		}
+	}
+	arch, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		return Function{}, fmt.Errorf("go env GOARCH: %w", err)
+	}
+	cmd := exec.Command("make", "-C", root, target, "ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return Function{}, fmt.Errorf("make %s: %w\n%s", target, err, out)
+	}
+	rie, err := BuildEmulator(dir)
+	if err != nil {
+		return Function{}, err
+	}
+	return Function{Bootstrap: filepath.Join(dir, "bootstrap"), Emulator: rie}, nil
+}
 
-// InvokeError is what the function reported on /error (a handler error or a payload it could not decode),
-// or on /init/error.
+// BuildEmulator installs aws-lambda-rie at EmulatorVersion into dir and returns its path.
+func BuildEmulator(dir string) (string, error) {
+	cmd := exec.Command("go", "install", Emulator+"@"+EmulatorVersion)
+	// Outside any module (the path@version form ignores the current one); CGO off as the Makefile builds.
+	cmd.Env = append(os.Environ(), "GOBIN="+dir, "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go install %s@%s: %w\n%s", Emulator, EmulatorVersion, err, out)
+	}
+	return filepath.Join(dir, "aws-lambda-rie"), nil
+}
+
+// Main builds the function named logicalID (a template.yaml logical id) into a temporary folder, stores it in *f,
+// and runs the package's tests with moto_server (testenv.Main). Use it as
+// os.Exit(lambdatest.Main(m, "IngestFunction", &function)) in TestMain.
+func Main(m *testing.M, logicalID string, f *Function) int {
+	dir, err := os.MkdirTemp("", "bootstrap-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *f, err = Build(filepath.Join("..", ".."), logicalID, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
+		return 1
+	}
+	return testenv.Main(m)
+}
+
+// InvokeError is what the function reported as its error: a handler error or a payload it could not decode.
 type InvokeError struct {
-	Message    string          `json:"errorMessage"`
-	Type       string          `json:"errorType"`
-	StackTrace json.RawMessage `json:"stackTrace,omitempty"`
-	Body       []byte          `json:"-"` // the raw body as posted
+	Message string `json:"errorMessage"`
+	Type    string `json:"errorType"`
 }
 
 func (e *InvokeError) Error() string { return fmt.Sprintf("lambda: %s: %s", e.Type, e.Message) }
 
-// Runtime is a running bootstrap process and the Runtime API it talks to.
+// Runtime is a running emulator with the function's bootstrap.
 type Runtime struct {
-	// Timeout is the function's timeout: each invocation's deadline (Lambda-Runtime-Deadline-Ms) is this far
-	// ahead, or the ctx deadline if that is sooner. Zero means DefaultTimeout. Set it before invoking.
-	Timeout time.Duration
-
-	addr    string
-	cmd     *exec.Cmd
-	next    chan *invocation // unbuffered: an Invoke waits until the function asks for work
-	exited  chan struct{}    // closed when the process has exited
-	exitErr error            // set before exited is closed
-	logs    syncBuffer
-
-	mu      sync.Mutex
-	pending map[string]*invocation
-	initErr *InvokeError
+	url    string // the emulator's invoke URL
+	cmd    *exec.Cmd
+	exited chan struct{}
+	logs   syncBuffer
 }
 
-type invocation struct {
-	id       string
-	payload  []byte
-	deadline time.Time
-	done     chan outcome // buffered 1: the first /response or /error wins
-}
-
-type outcome struct {
-	resp  []byte
-	fnErr *InvokeError
-}
-
-// Start serves the Runtime API on 127.0.0.1, starts bootstrapPath with the runtime's variables followed by env
-// (later entries win), and stops both in t.Cleanup. The process gets no other environment: HOME is an empty
-// temporary directory, so no developer AWS configuration leaks in. Its output is logged when the test fails.
-func Start(t testing.TB, bootstrapPath string, env []string) *Runtime {
+// Start runs f under the emulator on 127.0.0.1 with the runtime's variables followed by env (later entries win;
+// AWS_LAMBDA_FUNCTION_TIMEOUT sets the deadline in whole seconds, 30 by default), and stops both in t.Cleanup. The
+// process gets no other environment: HOME is an empty temporary folder, so no developer AWS configuration leaks
+// in. The output of the emulator and the function is logged when the test fails.
+func Start(t testing.TB, f Function, env []string) *Runtime {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("lambdatest: listen on loopback: %v", err)
-	}
-	r := &Runtime{
-		addr:    l.Addr().String(),
-		next:    make(chan *invocation),
-		exited:  make(chan struct{}),
-		pending: map[string]*invocation{},
-	}
-	srv := &http.Server{Handler: r.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-
-	r.cmd = exec.Command(bootstrapPath)
+	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
+	r := &Runtime{url: "http://" + invokeAddr + "/2015-03-31/functions/function/invocations", exited: make(chan struct{})}
+	r.cmd = exec.Command(f.Emulator, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr,
+		"--log-level", "error", f.Bootstrap)
 	r.cmd.Env = append([]string{
-		"AWS_LAMBDA_RUNTIME_API=" + r.addr,
 		"AWS_LAMBDA_FUNCTION_NAME=" + FunctionName,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
 		"AWS_LAMBDA_LOG_FORMAT=JSON",
 		"AWS_LAMBDA_LOG_LEVEL=INFO",
 		"AWS_REGION=us-east-1",
@@ -104,148 +133,138 @@ func Start(t testing.TB, bootstrapPath string, env []string) *Runtime {
 	}, env...)
 	r.cmd.Stdout, r.cmd.Stderr = &r.logs, &r.logs
 	if err := r.cmd.Start(); err != nil {
-		_ = srv.Close()
-		t.Fatalf("lambdatest: start %s: %v", bootstrapPath, err)
+		t.Fatalf("lambdatest: start %s: %v", f.Emulator, err)
 	}
 	go func() {
-		r.exitErr = r.cmd.Wait()
+		_ = r.cmd.Wait() // returns once the bootstrap, which writes to the same output, has exited too
 		close(r.exited)
 	}()
 	t.Cleanup(func() {
-		_ = r.cmd.Process.Kill() // by PID; harmless if it already exited
-		<-r.exited
-		_ = srv.Close() // also ends a /next the process left waiting
+		r.stop()
 		if t.Failed() {
-			t.Logf("lambdatest: output of %s:\n%s", bootstrapPath, r.Logs())
+			t.Logf("lambdatest: output of %s:\n%s", f.Bootstrap, r.Logs())
 		}
 	})
+	if err := r.ready(invokeAddr, 10*time.Second); err != nil {
+		t.Fatalf("lambdatest: %v\n%s", err, r.Logs())
+	}
 	return r
 }
 
-// Addr is the host:port of the Runtime API, as in AWS_LAMBDA_RUNTIME_API.
-func (r *Runtime) Addr() string { return r.addr }
+// stop ends the emulator and the bootstrap by PID. The emulator stops its runtime on SIGTERM, even in the middle
+// of an invocation; it runs the bootstrap in a process group of its own, so a bootstrap it failed to stop is
+// killed by that group's id.
+func (r *Runtime) stop() {
+	children := childPIDs(r.cmd.Process.Pid)
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+		return
+	case <-time.After(3 * time.Second):
+	}
+	_ = r.cmd.Process.Kill()
+	for _, pid := range children {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+	<-r.exited
+}
 
-// Logs returns everything the process has written to stdout and stderr so far.
+// childPIDs lists the children of pid, from /proc (Linux, where the tests run).
+func childPIDs(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// ready waits until the emulator accepts connections.
+func (r *Runtime) ready(addr string, limit time.Duration) error {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-r.exited:
+			return errors.New("the emulator exited at start")
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("the emulator did not listen on %s within %s", addr, limit)
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("lambdatest: find a free loopback port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// PIDs are the process ids of the emulator and of the bootstrap it runs (none before the first invocation).
+func (r *Runtime) PIDs() []int { return append([]int{r.cmd.Process.Pid}, childPIDs(r.cmd.Process.Pid)...) }
+
+// Logs returns everything the emulator and the function have written so far.
 func (r *Runtime) Logs() string { return r.logs.String() }
 
-// PID is the process id of the running bootstrap.
-func (r *Runtime) PID() int { return r.cmd.Process.Pid }
-
 // Invoke hands payload to the function and waits for its answer. A function error (the handler returned one, or
-// could not decode the payload) is fnErr; err is for everything else: ctx ended, the process exited or failed
-// to initialise.
+// could not decode the payload) is fnErr; err is for everything else: ctx ended, the function failed to
+// initialise, exited or timed out.
 func (r *Runtime) Invoke(ctx context.Context, payload []byte) (resp []byte, fnErr *InvokeError, err error) {
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	inv := &invocation{id: newID(), payload: payload, deadline: deadline, done: make(chan outcome, 1)}
-	select {
-	case r.next <- inv:
-	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("lambdatest: function never asked for the event: %w", ctx.Err())
-	case <-r.exited:
-		return nil, nil, r.exitError()
-	}
-	select {
-	case o := <-inv.done:
-		return o.resp, o.fnErr, nil
-	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("lambdatest: invocation %s: %w", inv.id, ctx.Err())
-	case <-r.exited:
-		return nil, nil, r.exitError()
-	}
-}
-
-// InitError is what the function posted to /runtime/init/error, if anything.
-func (r *Runtime) InitError() *InvokeError {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.initErr
-}
-
-func (r *Runtime) exitError() error {
-	if ie := r.InitError(); ie != nil {
-		return fmt.Errorf("lambdatest: function failed to initialise (%v) and exited: %v", ie, r.exitErr)
-	}
-	return fmt.Errorf("lambdatest: function exited: %v", r.exitErr)
-}
-
-func (r *Runtime) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+api+"/invocation/next", r.handleNext)
-	mux.HandleFunc("POST "+api+"/invocation/{id}/response", func(w http.ResponseWriter, req *http.Request) {
-		r.finish(w, req, func(body []byte) outcome { return outcome{resp: body} })
-	})
-	mux.HandleFunc("POST "+api+"/invocation/{id}/error", func(w http.ResponseWriter, req *http.Request) {
-		r.finish(w, req, func(body []byte) outcome { return outcome{fnErr: decodeError(body)} })
-	})
-	mux.HandleFunc("POST "+api+"/init/error", func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.initErr = decodeError(body)
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	})
-	return mux
-}
-
-// handleNext blocks until Invoke offers an event, as the real API does.
-func (r *Runtime) handleNext(w http.ResponseWriter, req *http.Request) {
-	var inv *invocation
-	select {
-	case inv = <-r.next:
-	case <-req.Context().Done():
-		return
-	}
-	r.mu.Lock()
-	r.pending[inv.id] = inv
-	r.mu.Unlock()
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
-	h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
-	h.Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:"+FunctionName)
-	h.Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(inv.payload)
-}
-
-func (r *Runtime) finish(w http.ResponseWriter, req *http.Request, result func([]byte) outcome) {
-	id := req.PathValue("id")
-	r.mu.Lock()
-	inv, ok := r.pending[id]
-	delete(r.pending, id)
-	r.mu.Unlock()
-	if !ok {
-		http.Error(w, `{"errorMessage":"unknown request id","errorType":"InvalidRequestID"}`, http.StatusBadRequest)
-		return
-	}
-	body, err := io.ReadAll(req.Body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(payload))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, nil, err
 	}
-	inv.done <- result(body)
-	w.WriteHeader(http.StatusAccepted)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lambdatest: invoke: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lambdatest: read the answer: %w", err)
+	}
+	switch {
+	case res.StatusCode == http.StatusBadGateway:
+		// The emulator's answer when the runtime failed to initialise or exited (Runtime.ExitError).
+		return nil, nil, fmt.Errorf("lambdatest: the function failed to initialise or exited: %s", body)
+	case res.StatusCode != http.StatusOK:
+		return nil, nil, fmt.Errorf("lambdatest: invoke: HTTP %d: %s", res.StatusCode, body)
+	case bytes.HasPrefix(body, []byte("Task timed out after")):
+		return nil, nil, fmt.Errorf("lambdatest: %s", body)
+	}
+	if e := functionError(body); e != nil {
+		return nil, e, nil
+	}
+	return body, nil, nil
 }
 
-func decodeError(body []byte) *InvokeError {
-	e := &InvokeError{Body: body}
-	if err := json.Unmarshal(body, e); err != nil || (e.Message == "" && e.Type == "") {
-		e.Type, e.Message = "Unknown", string(body)
+// functionError recognises the emulator's answer for a function error: status 200 and a body that holds only
+// errorMessage and errorType (and stackTrace), which no handler of ours returns as a result.
+func functionError(body []byte) *InvokeError {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil || fields["errorType"] == nil || fields["errorMessage"] == nil {
+		return nil
 	}
-	return e
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	for k := range fields {
+		if k != "errorType" && k != "errorMessage" && k != "stackTrace" {
+			return nil
+		}
+	}
+	var e InvokeError
+	if json.Unmarshal(body, &e) != nil {
+		return nil
+	}
+	return &e
 }
 
 // syncBuffer is a bytes.Buffer the process's stdout and stderr copiers can share with readers.
@@ -264,26 +283,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-var _ error = (*InvokeError)(nil)
-
-// Build builds a function's bootstrap the way sam build does (make build-<logicalID> in root), for the host's
-// architecture so that it runs here, into dir. It returns the binary's path.
-func Build(root, logicalID, dir string) (string, error) {
-	target := "build-" + logicalID
-	for _, tool := range []string{"make", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "", fmt.Errorf("%s is not on PATH: the test builds the function with make %s", tool, target)
-		}
-	}
-	arch, err := exec.Command("go", "env", "GOARCH").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOARCH: %w", err)
-	}
-	cmd := exec.Command("make", "-C", root, target, "ARTIFACTS_DIR="+dir, "ARCH="+strings.TrimSpace(string(arch)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("make %s: %w\n%s", target, err, out)
-	}
-	return filepath.Join(dir, "bootstrap"), nil
 }

@@ -1,5 +1,6 @@
-// Command echo is a tiny Lambda function for testing lambdatest with the real aws-lambda-go runtime client.
-// The payload says what to do: {"error":"msg"} fails, {"exit":3} exits, {"sleep":"2s"} waits (or until the
+// Command echo is a tiny Lambda function for testing lambdatest with the real aws-lambda-go runtime client. With
+// ECHO_FAIL_INIT set it fails before taking any invocation, as a function missing its configuration does. The
+// payload says what to do: {"error":"msg"} fails, {"exit":3} exits, {"sleep":"2s"} waits (or until the
 // deadline), {"env":"NAME"} returns that variable; anything else is echoed with the invocation's context.
 package main
 
@@ -7,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -63,4 +65,10 @@ func handle(ctx context.Context, raw json.RawMessage) (reply, error) {
 	return out, nil
 }
 
-func main() { lambda.Start(handle) }
+func main() {
+	if msg := os.Getenv("ECHO_FAIL_INIT"); msg != "" {
+		fmt.Fprintln(os.Stderr, "init failed:", msg)
+		os.Exit(1)
+	}
+	lambda.Start(handle)
+}
