@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/inventory"
 	"github.com/grantwatch/grantwatch/pkg/wire"
@@ -32,5 +33,6 @@ func newHandler(ctx context.Context) (*handler.Reconcile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewReconcile(d.Service, inventory.New(kms.NewFromConfig(d.AWS)), d.Log, d.Metrics, time.Now), nil
+	rc := app.NewReconcile(d.Service, inventory.New(kms.NewFromConfig(d.AWS)), d.Store)
+	return handler.NewReconcile(rc, d.Log, d.Metrics, time.Now), nil
 }
