@@ -211,7 +211,9 @@ func freeAddr(t testing.TB) string {
 }
 
 // PIDs are the process ids of the emulator and of the bootstrap it runs (none before the first invocation).
-func (r *Runtime) PIDs() []int { return append([]int{r.cmd.Process.Pid}, childPIDs(r.cmd.Process.Pid)...) }
+func (r *Runtime) PIDs() []int {
+	return append([]int{r.cmd.Process.Pid}, childPIDs(r.cmd.Process.Pid)...)
+}
 
 // Logs returns everything the emulator and the function have written so far.
 func (r *Runtime) Logs() string { return r.logs.String() }
