@@ -118,23 +118,25 @@ func TestBackfillRejectsBadWindows(t *testing.T) {
 	tests := []struct {
 		name         string
 		since, until time.Time
+		field        string // the *app.InputError's
 	}{
-		{name: "since after until", since: backfillNow.Add(-time.Hour), until: backfillNow.Add(-2 * time.Hour)},
-		{name: "empty window", since: backfillNow.Add(-time.Hour), until: backfillNow.Add(-time.Hour)},
-		{name: "until in the future", since: backfillNow.Add(-time.Hour), until: backfillNow.Add(time.Hour)},
-		{name: "window older than 90 days", since: backfillNow.Add(-100 * 24 * time.Hour), until: backfillNow.Add(-95 * 24 * time.Hour)},
-		{name: "missing since", until: backfillNow},
+		{name: "since after until", since: backfillNow.Add(-time.Hour), until: backfillNow.Add(-2 * time.Hour), field: "since"},
+		{name: "empty window", since: backfillNow.Add(-time.Hour), until: backfillNow.Add(-time.Hour), field: "since"},
+		{name: "until in the future", since: backfillNow.Add(-time.Hour), until: backfillNow.Add(time.Hour), field: "until"},
+		{name: "window older than 90 days", since: backfillNow.Add(-100 * 24 * time.Hour), until: backfillNow.Add(-95 * 24 * time.Hour), field: "until"},
+		{name: "missing since", until: backfillNow, field: "since"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := bf.Run(context.Background(), app.BackfillRequest{Since: tt.since, Until: tt.until})
-			if !errors.Is(err, app.ErrBadBackfill) {
-				t.Errorf("Run(%s, %s) error = %v; want ErrBadBackfill", tt.since, tt.until, err)
+			var ie *app.InputError
+			if !errors.Is(err, app.ErrBadBackfill) || !errors.Is(err, app.ErrInvalid) || !errors.As(err, &ie) || ie.Field != tt.field {
+				t.Errorf("Run(%s, %s) error = %v; want an ErrBadBackfill InputError on %s", tt.since, tt.until, err, tt.field)
 			}
 		})
 	}
 	// Older than 90 days but ending inside the window: clamped, not refused.
-	run, err := bf.Plan(app.BackfillRequest{Since: backfillNow.Add(-120 * 24 * time.Hour), Until: backfillNow})
+	run, err := app.Plan(app.BackfillRequest{Since: backfillNow.Add(-120 * 24 * time.Hour), Until: backfillNow}, backfillNow, 0)
 	if err != nil || run.Since.Before(backfillNow.Add(-app.HistoryWindow)) {
 		t.Errorf("Plan(120 days) = since %s, %v; want since clamped to the 90-day window", run.Since, err)
 	}
