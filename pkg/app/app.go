@@ -14,7 +14,7 @@ import (
 )
 
 // ErrConflict means another writer changed a record between our read and our conditional write.
-var ErrConflict = errors.New("app: conflicting write")
+var ErrConflict = errors.New("conflicting write")
 
 // Store keeps keys, their grants and usage. Every write is conditional on the version that was read.
 type Store interface {
@@ -64,7 +64,7 @@ func onConflict(ctx context.Context, what string, op func() error) error {
 	err := conflictRetry.Do(ctx, func(err error) bool { return errors.Is(err, ErrConflict) }, func(int) error { return op() })
 	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
-		return fmt.Errorf("app: %s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return err
 }
@@ -163,7 +163,7 @@ func (s *Service) cycle(ctx context.Context, arn string, load *lifecycle.Load, a
 		}
 		if !r.Need.Zero() {
 			if load.Covers(r.Need) || widenings == maxWidenings {
-				return lifecycle.Result{}, nil, fmt.Errorf("app: %s: still needs %+v after loading %+v", what, r.Need, *load)
+				return lifecycle.Result{}, nil, fmt.Errorf("%s: still needs %+v after loading %+v", what, r.Need, *load)
 			}
 			*load = load.Union(r.Need)
 			continue

@@ -15,7 +15,7 @@ import (
 
 // ErrCouldNotList marks a listing that failed (access denied, throttling, a missing key, the network). GrantLister
 // implementations wrap it.
-var ErrCouldNotList = errors.New("app: could not list grants")
+var ErrCouldNotList = errors.New("could not list grants")
 
 // GrantLister lists every grant KMS holds on a key, all pages, or fails as a whole.
 type GrantLister interface {

@@ -183,7 +183,7 @@ func onlyParams(qs map[string]string, allowed ...string) error {
 func respond(status int, v any) (events.APIGatewayV2HTTPResponse, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("handler: encode response: %w", err)
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("encode response: %w", err)
 	}
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: status,

@@ -47,7 +47,7 @@ func (h *Reconcile) Handle(ctx context.Context, _ json.RawMessage) error {
 	}
 	put(ctx, h.log, h.metrics, "", "", count("GrantsAdded", added), count("GrantsEnded", ended), count("KeysNotListed", rep.CouldNotList()))
 	if err != nil {
-		return fmt.Errorf("handler: reconcile: %w", err)
+		return fmt.Errorf("reconcile: %w", err)
 	}
 	h.log.InfoContext(ctx, "reconcile done", "keys", len(rep.Keys), "added", added, "ended", ended, "keysNotListed", rep.CouldNotList())
 	return nil

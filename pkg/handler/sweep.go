@@ -40,7 +40,7 @@ func (h *Sweep) Handle(ctx context.Context, _ json.RawMessage) error {
 	h.record(ctx, rep)
 	if err != nil {
 		h.log.ErrorContext(ctx, "sweep failed", "keys", rep.Keys, "keysFailed", len(rep.Failed), "err", err)
-		return fmt.Errorf("handler: sweep at %s: %w", at.Format(time.RFC3339), err)
+		return fmt.Errorf("sweep at %s: %w", at.Format(time.RFC3339), err)
 	}
 	h.log.InfoContext(ctx, "sweep done", "at", at, "keys", rep.Keys, "keysFailed", len(rep.Failed), "alerts", len(rep.Alerts),
 		"resolved", len(rep.Resolved), "notices", rep.Notices, "noticesFailed", rep.NoticesFailed, "noticesPastLease", rep.NoticesPastLease,

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -397,9 +398,12 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
 	c := lifecycle.DefaultConfig()
-	c.SecondaryMaxAge = 0
-	if err := c.Validate(); err == nil {
-		t.Fatal("Validate() with zero max age = nil; want an error")
+	c.SecondaryMaxAge, c.JobGrace = 0, -time.Hour
+	err := c.Validate()
+	var ce *lifecycle.ConfigError
+	if !errors.Is(err, lifecycle.ErrInvalidConfig) || !errors.As(err, &ce) || len(ce.Bad) != 2 || ce.Bad[0].Name != "job grace" ||
+		ce.Bad[1] != (lifecycle.Threshold{Name: "secondary max age", Value: 0}) {
+		t.Fatalf("Validate() with a zero max age and a negative grace = %v; want a ConfigError naming both, sorted", err)
 	}
 }
 
