@@ -118,25 +118,26 @@ func splitSlice(c Checkpoint, now time.Time) (parent, child Checkpoint) {
 	return parent, child
 }
 
-func sliceKey(c Checkpoint) string { return c.EventName + "#" + c.Start.UTC().Format(time.RFC3339) }
+// sliceID identifies a slice within its run: its event name and start.
+func sliceID(c Checkpoint) string { return c.EventName + "#" + c.Start.UTC().Format(time.RFC3339) }
 
 // resume returns the run's slices: the plan's, replaced by their stored checkpoints, plus slices split off since,
 // including one whose creation a crash interrupted (it is recorded as its parent's Spawn).
 func resume(run BackfillRun, stored []Checkpoint) []Checkpoint {
-	byKey := map[string]bool{}
+	seen := map[string]bool{}
 	var out []Checkpoint
 	for _, c := range stored {
-		byKey[sliceKey(c)] = true
+		seen[sliceID(c)] = true
 		out = append(out, c)
 	}
 	for _, c := range stored {
-		if c.Spawn != nil && !byKey[sliceKey(*c.Spawn)] {
-			byKey[sliceKey(*c.Spawn)] = true
+		if c.Spawn != nil && !seen[sliceID(*c.Spawn)] {
+			seen[sliceID(*c.Spawn)] = true
 			out = append(out, *c.Spawn)
 		}
 	}
 	for _, c := range slicesOf(run) {
-		if !byKey[sliceKey(c)] {
+		if !seen[sliceID(c)] {
 			out = append(out, c)
 		}
 	}

@@ -22,7 +22,7 @@ type GrantLister interface {
 	ListGrants(ctx context.Context, keyARN string) ([]lifecycle.ListedGrant, error)
 }
 
-// KeyLister lists the keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
+// KeyLister lists the KMS keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
 // implement it; the use case gets it from its constructor, never by asking the store what it can do.
 type KeyLister interface {
 	ReconcileKeys(ctx context.Context) ([]string, error)

@@ -33,8 +33,8 @@ const (
 	Unlisted State = "ended"
 )
 
-// DataAutomationKey is the encryption-context key that marks a Bedrock Data Automation grant.
-const DataAutomationKey = "aws:bedrock:data-automation-customer-account-id"
+// DataAutomationContextKey is the encryption-context key that marks a Bedrock Data Automation grant.
+const DataAutomationContextKey = "aws:bedrock:data-automation-customer-account-id"
 
 // Grant is what grantwatch knows about one KMS grant on one key.
 type Grant struct {

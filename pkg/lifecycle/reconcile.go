@@ -49,7 +49,7 @@ type ReconcileChanges struct {
 func ClassifyListed(l ListedGrant) (Kind, string) {
 	const from = "recorded by reconcile from KMS ListGrants (no CreateGrant event was seen); "
 	switch {
-	case slices.Contains(l.ConstraintKeys, DataAutomationKey):
+	case slices.Contains(l.ConstraintKeys, DataAutomationContextKey):
 		return DataAutomation, from + dataAutomationReason(l.Operations)
 	case slices.Contains(l.Operations, CreateGrant):
 		return Primary, from + "CreateGrant is among its operations; ListGrants does not show who created it"

@@ -47,7 +47,7 @@ func TestReconcile(t *testing.T) {
 		{name: "unknown Bedrock grant without CreateGrant is other-bedrock", listed: []lifecycle.ListedGrant{listedBedrock("g1", "Decrypt")},
 			added: []string{"g1"}, grant: "g1", wantState: lifecycle.Active, wantKind: lifecycle.OtherBedrock, untracked: true},
 		{name: "unknown Data Automation grant", listed: []lifecycle.ListedGrant{{ID: "g1", Grantee: "bedrock.amazonaws.com", Operations: []string{"Decrypt"},
-			ConstraintKeys: []string{lifecycle.DataAutomationKey}}}, added: []string{"g1"}, grant: "g1", wantState: lifecycle.Active, wantKind: lifecycle.DataAutomation, untracked: true},
+			ConstraintKeys: []string{lifecycle.DataAutomationContextKey}}}, added: []string{"g1"}, grant: "g1", wantState: lifecycle.Active, wantKind: lifecycle.DataAutomation, untracked: true},
 		{name: "a grant that is not Bedrock's is left alone", listed: []lifecycle.ListedGrant{{ID: "g1", Grantee: "arn:aws:iam::111122223333:role/app"}}},
 		{name: "known active grant listed: nothing to do", events: []lifecycle.Event{recCreate("g1", old, "bedrock.amazonaws.com")},
 			listed: []lifecycle.ListedGrant{listedBedrock("g1")}, grant: "g1", wantState: lifecycle.Active, wantKind: lifecycle.Primary},
