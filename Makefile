@@ -17,19 +17,19 @@ build-IngestFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	$(BUILD) ./functions/ingest
 
-# Issue 3: the scheduled sweep.
+# The scheduled sweep.
 build-SweepFunction:
 	$(call need,$(GO),$(GO_HINT))
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	$(BUILD) ./functions/sweep
 
-# Issue 4: the query API.
+# The query API.
 build-QueryFunction:
 	$(call need,$(GO),$(GO_HINT))
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	$(BUILD) ./functions/query
 
-# Issue 5: backfill (on demand) and reconcile (scheduled).
+# Backfill (on demand) and reconcile (scheduled).
 build-BackfillFunction:
 	$(call need,$(GO),$(GO_HINT))
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }

@@ -1,6 +1,6 @@
 package testenv
 
-// Issue 4: helpers for tests that cannot use TestMain (their package already has one) and for counting the
+// Helpers for tests that cannot use TestMain (their package already has one) and for counting the
 // DynamoDB operations a process makes, whether in this process or a child (a CLI binary, a Lambda bootstrap).
 
 import (

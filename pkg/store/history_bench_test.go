@@ -77,7 +77,7 @@ func historyFixture(tb testing.TB, n int) *store.Memory {
 	return m
 }
 
-// historyLevels are the numbers of ended secondaries issue 8 measures at.
+// historyLevels are the numbers of ended secondaries the history-cost benchmarks measure at (BENCHMARKS.md).
 var historyLevels = []int{10, 100, 1000, 10000}
 
 // BenchmarkHistoryCostMemory: time per further event on a key with n ended secondaries, in memory. The goal: at

@@ -88,7 +88,7 @@ func TestCreateTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DescribeTable() error = %v", err)
 	}
-	// Issue 4 added the read-side indexes GrantsByKind (INCLUDE) and GrantsById (KEYS_ONLY).
+	// The read side has the indexes GrantsByKind (INCLUDE) and GrantsById (KEYS_ONLY).
 	got := map[string]types.ProjectionType{}
 	for _, g := range desc.Table.GlobalSecondaryIndexes {
 		got[aws.ToString(g.IndexName)] = g.Projection.ProjectionType
