@@ -144,7 +144,7 @@ func TestInvokeTimeout(t *testing.T) {
 	rt := lambdatest.Start(t, echo, []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	if _, fnErr, err := rt.Invoke(ctx, []byte(`{"sleep":"1m"}`)); err == nil || fnErr != nil || !strings.Contains(err.Error(), "timed out") {
+	if _, fnErr, err := rt.Invoke(ctx, []byte(`{"hang":"1m"}`)); err == nil || fnErr != nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("Invoke(sleep past the timeout) = fnErr %v, err %v; want a timeout error", fnErr, err)
 	}
 	if _, fnErr := invoke(t, rt, `{}`); fnErr != nil {
