@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"pkg/replay":    {"pkg/lifecycle", "pkg/trail", "pkg/app"},
 	"pkg/store":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/alert":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/wire":      {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
+	"pkg/wire":      {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-lambda-go"}, // the functions' shared composition root
 	// The edge of the use cases, shared by pkg/handler and cmd/grantwatch: input parsing, and the query side's wire
 	// format. They build on app (its errors, filters and results) and import no adapter.
 	"pkg/param":    {"pkg/lifecycle", "pkg/app"},
