@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/internal/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -23,8 +22,6 @@ import (
 
 // backfillNow is the clock of the backfill tests: the window [since, until) lies within the 90-day history.
 var backfillNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func lookupOn(srv *lookuptest.Server, o lookup.Options) *lookup.Lookup {
 	return lookup.New(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
@@ -96,8 +93,8 @@ func TestBackfillLookup(t *testing.T) {
 			defer srv.Close()
 			srv.Add(evs...)
 			mem := store.NewMemory()
-			svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return backfillNow })
-			bf := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: tt.limit, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+			svc := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return backfillNow })
+			bf := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: tt.limit, Burst: 1}), mem, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 			bf.Slices = 4
 			rep, err := bf.Run(context.Background(), app.BackfillRequest{Since: since, Until: until})
 			if err != nil {
@@ -116,7 +113,7 @@ func TestBackfillLookup(t *testing.T) {
 }
 
 func TestBackfillRejectsBadWindows(t *testing.T) {
-	bf := app.NewBackfill(nil, store.NewMemory(), nil, quiet(), func() time.Time { return backfillNow })
+	bf := app.NewBackfill(nil, store.NewMemory(), nil, fixture.Quiet(), func() time.Time { return backfillNow })
 	tests := []struct {
 		name         string
 		since, until time.Time
@@ -193,21 +190,21 @@ func testKillAndResume(t *testing.T, mem backfillStore, grants int, killAt int64
 	srv := lookuptest.New(lookuptest.Options{Rate: 200, Burst: 4, MaxLatency: 3 * time.Millisecond, Seed: 2})
 	defer srv.Close()
 	srv.Add(evs...)
-	svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return backfillNow })
+	svc := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return backfillNow })
 	req := app.BackfillRequest{Since: since, Until: until}
 	const workers = 4
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ks := &killingStore{CheckpointStore: mem, killAt: killAt, kill: cancel}
-	first := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 200, Burst: 1}), ks, svc, quiet(), func() time.Time { return backfillNow })
+	first := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 200, Burst: 1}), ks, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 	first.Workers, first.Slices = workers, 4
 	rep, err := first.Run(ctx, req)
 	if err == nil || rep.Complete {
 		t.Fatalf("first run: complete %v, err %v; want it killed midway", rep.Complete, err)
 	}
 	pagesBefore := srv.Stats().Pages
-	second := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 200, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+	second := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 200, Burst: 1}), mem, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 	second.Workers, second.Slices = workers, 4
 	rep2, err := second.Run(context.Background(), req)
 	if err != nil || !rep2.Complete || rep2.RunID != rep.RunID {
@@ -247,8 +244,8 @@ func TestBackfillSplitsCountOnce(t *testing.T) {
 	defer srv.Close()
 	srv.Add(evs...)
 	mem := store.NewMemory()
-	svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return backfillNow })
-	bf := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+	svc := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return backfillNow })
+	bf := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), mem, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 	bf.Slices = 1
 	rep, err := bf.Run(context.Background(), app.BackfillRequest{Since: since, Until: until})
 	if err != nil {
@@ -272,18 +269,18 @@ func TestBackfillKillDuringSplit(t *testing.T) {
 	defer srv.Close()
 	srv.Add(evs...)
 	mem := store.NewMemory()
-	svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return backfillNow })
+	svc := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return backfillNow })
 	req := app.BackfillRequest{Since: since, Until: until}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// A split-off slice's first write: version 0, no page read, and it skips what its parent read.
 	ks := &killingStore{CheckpointStore: mem, kill: cancel, at: func(c app.Checkpoint) bool { return c.Version == 0 && c.Pages == 0 && c.Skip != nil }}
-	first := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), ks, svc, quiet(), func() time.Time { return backfillNow })
+	first := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), ks, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 	first.Slices = 1
 	if rep, err := first.Run(ctx, req); err == nil || rep.Complete || !ks.dead.Load() {
 		t.Fatalf("first run: complete %v, err %v, killed %v; want it killed during a split", rep.Complete, err, ks.dead.Load())
 	}
-	second := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), mem, svc, quiet(), func() time.Time { return backfillNow })
+	second := app.NewBackfill(lookupOn(srv, lookup.Options{Rate: 100, Burst: 1}), mem, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 	second.Slices = 1
 	rep, err := second.Run(context.Background(), req)
 	if err != nil || !rep.Complete {

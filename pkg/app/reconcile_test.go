@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -24,7 +25,7 @@ func TestReconcileKeysFromConstructor(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 	mem := store.NewMemory()
-	svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), func() time.Time { return now })
+	svc := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return now })
 	key := demoKey("990000000001")
 	if _, err := svc.Ingest(ctx, lifecycle.Event{ID: "ev-1", Name: lifecycle.CreateGrant, Time: now.Add(-time.Hour), KeyARN: key,
 		GrantID: "g-1", Caller: lifecycle.Caller{Type: "AWSService", InvokedBy: "bedrock.amazonaws.com"},

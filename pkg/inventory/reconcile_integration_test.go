@@ -5,8 +5,6 @@ package inventory_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/inventory"
@@ -58,7 +57,7 @@ func setup(t *testing.T) env {
 	}
 	tb := store.New(ddb, table)
 	return env{kms: kms.NewFromConfig(cfg), table: tb,
-		svc: app.New(tb, nil, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)}
+		svc: app.New(tb, nil, lifecycle.DefaultConfig(), fixture.Quiet(), time.Now)}
 }
 
 func (e env) key(t *testing.T) string {
