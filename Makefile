@@ -9,36 +9,26 @@ GO_HINT   = install Go 1.26 (https://go.dev/dl/) or set GO=/path/to/go
 PY_HINT   = it comes preinstalled with the machine image (../shared/docs/toolchain.md §0) and cannot be installed from here
 SAM_HINT  = install the AWS SAM CLI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)
 
-.PHONY: build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction grantwatch test unit lint golden bench fuzz demo deploy clean
+.PHONY: build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction build-checks grantwatch test unit lint golden bench fuzz demo deploy clean
 
-# sam build runs this with ARTIFACTS_DIR set; ARCH=$(go env GOARCH) builds for the host (tests).
-build-IngestFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+# sam build runs these with ARTIFACTS_DIR set; ARCH=$(go env GOARCH) builds for the host (tests). The function
+# behind each: IngestFunction (EventBridge CloudTrail events), SweepFunction (schedule), QueryFunction (HTTP API),
+# BackfillFunction (on demand) and ReconcileFunction (schedule).
+build-IngestFunction: build-checks
 	$(BUILD) ./functions/ingest
-
-# The scheduled sweep.
-build-SweepFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+build-SweepFunction: build-checks
 	$(BUILD) ./functions/sweep
-
-# The query API.
-build-QueryFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+build-QueryFunction: build-checks
 	$(BUILD) ./functions/query
-
-# Backfill (on demand) and reconcile (scheduled).
-build-BackfillFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+build-BackfillFunction: build-checks
 	$(BUILD) ./functions/backfill
+build-ReconcileFunction: build-checks
+	$(BUILD) ./functions/reconcile
 
-build-ReconcileFunction:
+# What every build-<LogicalId> needs before it builds.
+build-checks:
 	$(call need,$(GO),$(GO_HINT))
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
-	$(BUILD) ./functions/reconcile
 
 grantwatch:
 	$(call need,$(GO),$(GO_HINT))

@@ -18,15 +18,13 @@ type reconciler interface {
 
 // Reconcile handles ReconcileFunction's scheduled events: every key with recorded Bedrock grants against KMS.
 type Reconcile struct {
-	app     reconciler
-	log     *slog.Logger
-	metrics *emf.Writer
-	now     func() time.Time
+	app reconciler
+	scheduled
 }
 
 // NewReconcile returns the handler. Pass time.Now in production, and the same clock to metrics.
 func NewReconcile(app reconciler, log *slog.Logger, metrics *emf.Writer, now func() time.Time) *Reconcile {
-	return &Reconcile{app: app, log: log, metrics: metrics, now: now}
+	return &Reconcile{app: app, scheduled: scheduled{log: log, metrics: metrics, now: now}}
 }
 
 // Handle reconciles and writes the GrantsAdded, GrantsEnded and KeysNotListed metrics. A key that could not be

@@ -18,15 +18,13 @@ type sweeper interface {
 
 // Sweep handles SweepFunction's scheduled EventBridge events: one sweep at the handler's clock.
 type Sweep struct {
-	app     sweeper
-	log     *slog.Logger
-	metrics *emf.Writer
-	now     func() time.Time
+	app sweeper
+	scheduled
 }
 
 // NewSweep returns the handler. Pass time.Now in production, and the same clock to metrics.
 func NewSweep(app sweeper, log *slog.Logger, metrics *emf.Writer, now func() time.Time) *Sweep {
-	return &Sweep{app: app, log: log, metrics: metrics, now: now}
+	return &Sweep{app: app, scheduled: scheduled{log: log, metrics: metrics, now: now}}
 }
 
 // Handle ignores the event's content: a schedule carries nothing but its time, and the sweep uses the clock so a

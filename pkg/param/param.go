@@ -107,6 +107,21 @@ func Limit(field, s string) (int, error) {
 	return n, nil
 }
 
+// Optional parses the value named field in values, when there is one, into *into with parse, and adds its
+// problem to p. A field that is absent leaves *into as it is.
+func Optional[T any](p *Problems, values map[string]string, field string, parse func(field, s string) (T, error), into *T) {
+	v, ok := values[field]
+	if !ok {
+		return
+	}
+	t, err := parse(field, v)
+	if err != nil {
+		p.Check(err)
+		return
+	}
+	*into = t
+}
+
 // Problems gathers the input errors of one request or command line, so that all of them are reported at once.
 type Problems []error
 

@@ -120,3 +120,20 @@ func TestProblems(t *testing.T) {
 		t.Errorf("two problems: %q; want %q, ErrInvalid, the first InputError", err, want)
 	}
 }
+
+func TestOptional(t *testing.T) {
+	var probs param.Problems
+	kind, state := lifecycle.Primary, lifecycle.Active
+	at := time.Time{}
+	qs := map[string]string{"kind": "secondary", "activeAt": "yesterday"}
+	param.Optional(&probs, qs, "kind", param.Kind, &kind)
+	param.Optional(&probs, qs, "state", param.State, &state)
+	param.Optional(&probs, qs, "activeAt", param.Time, &at)
+	if kind != lifecycle.Secondary || state != lifecycle.Active || !at.IsZero() {
+		t.Errorf("kind %s, state %s, activeAt %s; want secondary parsed, state left as it was, activeAt untouched", kind, state, at)
+	}
+	var ie *app.InputError
+	if len(probs) != 1 || !errors.As(probs.Err(), &ie) || ie.Field != "activeAt" {
+		t.Errorf("problems = %v; want the one of activeAt", probs)
+	}
+}
