@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/grantwatch/grantwatch/internal/lambdatest"
 	"github.com/grantwatch/grantwatch/internal/lookuptest"
 	"github.com/grantwatch/grantwatch/internal/testenv"
@@ -32,12 +30,8 @@ func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "BackfillFunction", &fu
 // completes in one invocation with every record applied once; the same input again finds the run complete and
 // reads nothing more; bad input fails the invocation with the field named.
 func TestBootstrapBackfills(t *testing.T) {
-	testenv.Reset(t)
 	const table = "grantwatch-backfill-bootstrap"
-	api := dynamodb.NewFromConfig(testenv.AWSConfig())
-	if err := store.CreateTable(t.Context(), api, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
+	api := testenv.Table(t, table)
 	now := time.Now().UTC().Truncate(time.Second)
 	since, until := now.Add(-3*time.Hour), now.Add(-time.Hour)
 	evs := lookuptest.GrantEvents(24, 80, 3, since, until)
@@ -45,8 +39,8 @@ func TestBootstrapBackfills(t *testing.T) {
 	defer srv.Close()
 	srv.Add(evs...)
 	// The deadline leaves the handler's 30 s margin and a minute to work at CloudTrail's 2 requests/s.
-	rt := lambdatest.Start(t, function, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ENDPOINT_URL_CLOUDTRAIL=" + srv.URL,
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "TABLE_NAME=" + table, "AWS_LAMBDA_FUNCTION_TIMEOUT=90"})
+	rt := lambdatest.Start(t, function, append(testenv.Env(), "AWS_ENDPOINT_URL_CLOUDTRAIL="+srv.URL, "TABLE_NAME="+table,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=90"))
 
 	input := fmt.Sprintf(`{"since":%q,"until":%q}`, since.Format(time.RFC3339), until.Format(time.RFC3339))
 	invoke := func(payload string) (handler.BackfillOutput, string) {

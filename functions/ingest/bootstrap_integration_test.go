@@ -43,16 +43,6 @@ func sampleEvent(t *testing.T, name string) []byte {
 	return data
 }
 
-// awsEnv points the function's SDK at endpoint with static test credentials.
-func awsEnv(endpoint string, extra ...string) []string {
-	return append([]string{
-		"AWS_ENDPOINT_URL=" + endpoint,
-		"AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test",
-		"AWS_REGION=" + testenv.Region,
-	}, extra...)
-}
-
 func invoke(t *testing.T, rt *lambdatest.Runtime, payload []byte) ([]byte, *lambdatest.InvokeError) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
@@ -66,15 +56,11 @@ func invoke(t *testing.T, rt *lambdatest.Runtime, payload []byte) ([]byte, *lamb
 
 // TestBootstrapIngests runs the built function against moto the way Lambda would call it from the rule.
 func TestBootstrapIngests(t *testing.T) {
-	testenv.Reset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	api := dynamodb.NewFromConfig(testenv.AWSConfig())
 	const table = "grantwatch-bootstrap"
-	if err := store.CreateTable(ctx, api, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	rt := lambdatest.Start(t, function, awsEnv(testenv.Endpoint(), "TABLE_NAME="+table, "SECONDARY_MAX_AGE=24h"))
+	api := testenv.Table(t, table)
+	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table, "SECONDARY_MAX_AGE=24h"))
 
 	before := time.Now().UTC()
 	for _, in := range []struct {
@@ -169,7 +155,7 @@ func TestBootstrapStoreFailureIsRetried(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	l.Close() // nothing listens here any more: connection refused
-	rt := lambdatest.Start(t, function, awsEnv(closed, "TABLE_NAME=grantwatch-unreachable", "AWS_MAX_ATTEMPTS=1"))
+	rt := lambdatest.Start(t, function, append(testenv.EnvAt(closed), "TABLE_NAME=grantwatch-unreachable", "AWS_MAX_ATTEMPTS=1"))
 
 	if _, fnErr := invoke(t, rt, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json")); fnErr == nil {
 		t.Error("Bedrock CreateGrant with the store down: invocation succeeded; want a function error so Lambda retries")
@@ -186,7 +172,7 @@ func TestBootstrapStoreFailureIsRetried(t *testing.T) {
 
 // TestBootstrapNeedsTableName: without TABLE_NAME the function fails at init instead of running half-configured.
 func TestBootstrapNeedsTableName(t *testing.T) {
-	rt := lambdatest.Start(t, function, awsEnv(testenv.Endpoint()))
+	rt := lambdatest.Start(t, function, testenv.Env())
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	_, fnErr, err := rt.Invoke(ctx, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json"))

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -32,14 +31,9 @@ func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "ReconcileFunction", &f
 // and KMS holds a Bedrock grant on the same key whose CreateGrant never arrived: the run finds the key from the
 // table, ends the first grant and records the second.
 func TestBootstrapReconciles(t *testing.T) {
-	testenv.Reset(t)
 	ctx := t.Context()
-	cfg := testenv.AWSConfig()
 	const table = "grantwatch-reconcile-bootstrap"
-	ddb, kmsc := dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg)
-	if err := store.CreateTable(ctx, ddb, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
+	ddb, kmsc := testenv.Table(t, table), kms.NewFromConfig(testenv.AWSConfig())
 	key, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +58,7 @@ func TestBootstrapReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rt := lambdatest.Start(t, function, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test", "TABLE_NAME=" + table})
+	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table))
 	scheduled := []byte(`{"version":"0","id":"r-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333",` +
 		`"time":"2026-11-23T03:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/reconcile"],"detail":{}}`)
 	invokeCtx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -49,14 +48,8 @@ type env struct {
 
 func setup(t *testing.T) env {
 	t.Helper()
-	testenv.Reset(t)
-	cfg := testenv.AWSConfig()
-	ddb := dynamodb.NewFromConfig(cfg)
-	if err := store.CreateTable(context.Background(), ddb, table); err != nil {
-		t.Fatal(err)
-	}
-	tb := store.New(ddb, table)
-	return env{kms: kms.NewFromConfig(cfg), table: tb,
+	tb := store.New(testenv.Table(t, table), table)
+	return env{kms: kms.NewFromConfig(testenv.AWSConfig()), table: tb,
 		svc: app.New(tb, nil, lifecycle.DefaultConfig(), fixture.Quiet(), time.Now)}
 }
 

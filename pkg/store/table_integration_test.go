@@ -3,7 +3,6 @@
 package store_test
 
 import (
-	"context"
 	"os"
 	"reflect"
 	"testing"
@@ -25,11 +24,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // newTable wipes moto and creates a fresh table, so every test starts empty.
 func newTable(tb testing.TB) (*store.Table, *dynamodb.Client) {
 	tb.Helper()
-	testenv.Reset(tb)
-	client := dynamodb.NewFromConfig(testenv.AWSConfig())
-	if err := store.CreateTable(context.Background(), client, tableName); err != nil {
-		tb.Fatalf("CreateTable(%s) error = %v", tableName, err)
-	}
+	client := testenv.Table(tb, tableName)
 	return store.New(client, tableName), client
 }
 
