@@ -43,13 +43,12 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// reply is testdata/echo's answer; its JSON names match the fields', so no tags are needed.
 type reply struct {
-	Payload      json.RawMessage `json:"payload"`
-	RequestID    string          `json:"requestId"`
-	FunctionARN  string          `json:"functionArn"`
-	FunctionName string          `json:"functionName"`
-	HasDeadline  bool            `json:"hasDeadline"`
-	Env          *string         `json:"env"`
+	Payload                              json.RawMessage
+	RequestID, FunctionARN, FunctionName string
+	HasDeadline                          bool
+	Env                                  *string
 }
 
 func invoke(t *testing.T, rt *lambdatest.Runtime, payload string) (reply, *lambdatest.InvokeError) {
