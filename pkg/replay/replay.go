@@ -23,9 +23,9 @@ import (
 
 // Report is the contract's JSON object.
 type Report struct {
-	Grants []Grant      `json:"grants"`
-	Alerts []Alert      `json:"alerts"`
-	Stats  Stats        `json:"stats"`
+	Grants []Grant    `json:"grants"`
+	Alerts []Alert    `json:"alerts"`
+	Stats  Stats      `json:"stats"`
 	Errors []Rejected `json:"errors"`
 	// Inputs is a field the contract (grant-lifecycle.md §9) gained after stats: it is present only when the input
 	// held something besides events and records, so that every other replay prints what it always did.
