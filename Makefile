@@ -9,45 +9,42 @@ GO_HINT   = install Go 1.26 (https://go.dev/dl/) or set GO=/path/to/go
 PY_HINT   = it comes preinstalled with the machine image (../shared/docs/toolchain.md §0) and cannot be installed from here
 SAM_HINT  = install the AWS SAM CLI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)
 
-.PHONY: build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction grantwatch test unit lint golden bench fuzz demo deploy clean
+.PHONY: build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction build-checks grantwatch test unit lint golden bench fuzz demo deploy clean
 
-# sam build runs this with ARTIFACTS_DIR set; ARCH=$(go env GOARCH) builds for the host (tests).
-build-IngestFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+# sam build runs these with ARTIFACTS_DIR set; ARCH=$(go env GOARCH) builds for the host (tests). The function
+# behind each: IngestFunction (EventBridge CloudTrail events), SweepFunction (schedule), QueryFunction (HTTP API),
+# BackfillFunction (on demand) and ReconcileFunction (schedule).
+build-IngestFunction: build-checks
 	$(BUILD) ./functions/ingest
-
-# Issue 3: the scheduled sweep.
-build-SweepFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+build-SweepFunction: build-checks
 	$(BUILD) ./functions/sweep
-
-# Issue 4: the query API.
-build-QueryFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+build-QueryFunction: build-checks
 	$(BUILD) ./functions/query
-
-# Issue 5: backfill (on demand) and reconcile (scheduled).
-build-BackfillFunction:
-	$(call need,$(GO),$(GO_HINT))
-	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+build-BackfillFunction: build-checks
 	$(BUILD) ./functions/backfill
+build-ReconcileFunction: build-checks
+	$(BUILD) ./functions/reconcile
 
-build-ReconcileFunction:
+# What every build-<LogicalId> needs before it builds.
+build-checks:
 	$(call need,$(GO),$(GO_HINT))
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
-	$(BUILD) ./functions/reconcile
 
 grantwatch:
 	$(call need,$(GO),$(GO_HINT))
 	$(GO) build -o bin/grantwatch ./cmd/grantwatch
 
+# The packages that run goroutines of their own, or whose tests race writers and sweeps: their tests run under the
+# race detector. The rest (the domain, the edges, the template, and the function tests, whose code runs in
+# bootstrap processes built by make) run without it, which keeps make test within a few minutes.
+RACE_PKGS = ./pkg/app/... ./pkg/store/... ./pkg/alert/... ./pkg/archive/... ./pkg/emf/... ./pkg/lookup/... \
+            ./pkg/trail/... ./pkg/replay/... ./internal/... ./cmd/...
+
 # The full suite, moto-backed integration tests included.
 test: lint
 	$(call need,moto_server,$(PY_HINT))
-	$(GO) test -tags integration -count=1 ./...
+	$(GO) test -tags integration -count=1 -race $(RACE_PKGS)
+	$(GO) test -tags integration -count=1 $$($(GO) list -tags integration ./... | grep -vxF "$$($(GO) list -tags integration $(RACE_PKGS))")
 
 # Unit tests only: no AWS endpoint needed.
 unit:
@@ -63,7 +60,7 @@ lint:
 	$(GO) vet -tags integration ./...
 	cfn-lint template.yaml deploy/member.yaml
 
-# Rewrite golden files: only packages that import pkg/golden accept -update.
+# Rewrite golden files: only packages that import internal/golden accept -update.
 golden:
 	$(call need,$(GO),$(GO_HINT))
 	$(GO) test ./pkg/trail ./pkg/replay -update

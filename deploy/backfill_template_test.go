@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// wildcardAllowList is every wildcard resource the templates may hold (issue 5), each for exactly one action alone
+// wildcardAllowList is every wildcard resource the templates may hold, each for exactly one action alone
 // in its statement:
 //   - cloudtrail:LookupEvents has no resource-level permissions: IAM accepts only "*" for it;
 //   - kms:ListGrants on any key of this account (a key ARN names its Region), with a kms:CallerAccount condition;

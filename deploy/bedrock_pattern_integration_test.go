@@ -16,11 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/grantwatch/grantwatch/pkg/testenv"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
-// TestBedrockRuleMatchesEngine (issue 3) puts every aws.bedrock sample under events/, and variants, through the
+// TestBedrockRuleMatchesEngine puts every aws.bedrock sample under events/, and variants, through the
 // template's Bedrock rule on moto and checks that it delivers exactly the events the engine uses: those
 // trail.BedrockFromEventBridge decodes (or rejects as unusable, so the function records them), never those it ignores.
 func TestBedrockRuleMatchesEngine(t *testing.T) {

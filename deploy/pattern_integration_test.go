@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 

@@ -1,6 +1,6 @@
 package deploy
 
-// Issue 4: QueryFunction, its HTTP API and its permissions, against the Go code and api/openapi.yaml.
+// QueryFunction, its HTTP API and its permissions, against the Go code and api/openapi.yaml.
 
 import (
 	"fmt"

@@ -2,7 +2,7 @@
 
 package deploy
 
-// Issue 4: what aws-sam-translator (the library cfn-lint uses, preinstalled with it) makes of QueryApi and
+// What aws-sam-translator (the library cfn-lint uses, preinstalled with it) makes of QueryApi and
 // QueryFunction: IAM authorization on every route, payload format 2.0, and invoke permissions scoped to the API.
 
 import (

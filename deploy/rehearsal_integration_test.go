@@ -33,7 +33,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/grantwatch/grantwatch/pkg/testenv"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestSweepFunction checks issue 3's wiring: schedule, environment, exact permissions.
+// TestSweepFunction checks the sweep's wiring: schedule, environment, exact permissions.
 func TestSweepFunction(t *testing.T) {
 	tpl := loadTemplate(t)
 	p := props(t, at(t, tpl, "Resources", "SweepFunction").(map[string]any))

@@ -109,7 +109,7 @@ func TestTableMatchesStore(t *testing.T) {
 	var gotGSI, wantGSI []string
 	for _, g := range asList(t, "GlobalSecondaryIndexes", p["GlobalSecondaryIndexes"]) {
 		gm := g.(map[string]any)
-		// Issue 4: NonKeyAttributes too (INCLUDE projection of GrantsByKind).
+		// NonKeyAttributes too (INCLUDE projection of GrantsByKind).
 		gotGSI = append(gotGSI, fmt.Sprintf("%v %v %v %v", gm["IndexName"], keySchema(t, gm["KeySchema"]),
 			at(t, gm, "Projection", "ProjectionType"), stringsOf(gm["Projection"].(map[string]any)["NonKeyAttributes"])))
 	}
@@ -349,7 +349,7 @@ func TestDeadLetterQueue(t *testing.T) {
 			wantEqual(t, id+" Principal", st["Principal"], map[string]any{"Service": "events.amazonaws.com"})
 			wantEqual(t, id+" Action", st["Action"], "sqs:SendMessage")
 			wantEqual(t, id+" Resource", st["Resource"], getAtt("DeadLetterQueue", "Arn"))
-			// Issue 3: the Bedrock rule (job and custom-model events) sends its dead letters here too.
+			// The Bedrock rule (job and custom-model events) sends its dead letters here too.
 			arns, _ := at(t, st, "Condition", "ArnEquals", "aws:SourceArn").(map[string]any)["Fn::If"].([]any)
 			if len(arns) != 3 || arns[0] != "IsOrganization" {
 				t.Fatalf("%s aws:SourceArn = %v; want an Fn::If on IsOrganization", id, at(t, st, "Condition", "ArnEquals", "aws:SourceArn"))
@@ -462,7 +462,7 @@ func statementProblems(st map[string]any) []string {
 		out = append(out, "no Resource")
 	}
 	for _, r := range flatten(res) {
-		if s, ok := r.(string); ok && strings.Contains(s, "*") && !wildcardAllowed(st, s) { // issue 5: backfill_template_test.go
+		if s, ok := r.(string); ok && strings.Contains(s, "*") && !wildcardAllowed(st, s) { // wildcardAllowed: backfill_template_test.go
 			out = append(out, fmt.Sprintf("Resource %q has a wildcard", s))
 		}
 	}
@@ -507,7 +507,7 @@ func TestIngestPermissions(t *testing.T) {
 	tpl := loadTemplate(t)
 	pols := at(t, tpl, "Resources", "IngestFunction", "Properties", "Policies").([]any)
 	var actions []string
-	// Issue 3: besides the table, exactly sns:Publish on the alert topic and the topic key's data-key calls.
+	// Besides the table, exactly sns:Publish on the alert topic and the topic key's data-key calls.
 	topicKey := map[string]any{"Fn::If": []any{"CreateAlertTopicKey", getAtt("AlertTopicKey", "Arn"), ref("AlertTopicKmsKeyArn")}}
 	for _, pol := range pols {
 		for _, s := range asList(t, "Statement", pol.(map[string]any)["Statement"]) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantwatch/grantwatch/pkg/lookuptest"
+	"github.com/grantwatch/grantwatch/internal/lookuptest"
 )
 
 // TestBackfillCommand drives `grantwatch backfill` in-process against the local LookupEvents endpoint

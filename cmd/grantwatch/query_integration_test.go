@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/testenv"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 )
 
 // The read commands, driven through the built binary (binPath, from TestMain) against moto, with every DynamoDB

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/grantwatch/grantwatch/pkg/testenv"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 )
 
 // TestReconcileCommand runs `grantwatch reconcile --key` against moto's KMS: an untracked Bedrock grant is added,

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/internal/trailgen"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // TestReplayS3 runs `grantwatch replay s3://...` against moto's S3 holding an organization trail's archive: the

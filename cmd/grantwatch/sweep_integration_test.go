@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/alert"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // subscribed is an SNS topic on moto with an SQS queue subscribed to it, the way a subscriber reads alerts.

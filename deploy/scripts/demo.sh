@@ -43,7 +43,7 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
   echo "demo: replay failed with exit status $status" >&2
   exit "$status"
 fi
-# Issue 4: query the history just recorded (README "Query grant history"). Read-only: Query and GetItem.
+# Query the history just recorded (README "Query grant history"). Read-only: Query and GetItem.
 KEY01=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-010000000001
 KEY03=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-030000000001
 query() { local rc=0; echo "\$ grantwatch $*"; bin/grantwatch "$@" --table "$TABLE" || rc=$?; echo; return "$rc"; }
@@ -59,7 +59,7 @@ query history ffff0000 || qstatus=$?
 [ "$qstatus" -eq 3 ] || { echo "demo: history of an unknown grant exited $qstatus; want 3 (not found)" >&2; exit 1; }
 echo "(exit status $qstatus: not found)"
 
-# ---- Issue 3: alerts delivered through moto's SNS to a local HTTP subscriber, as a person receives them ----
+# ---- Alerts delivered through moto's SNS to a local HTTP subscriber, as a person receives them ----
 SUB_PORTFILE=$(mktemp)
 SUB_OUT=$(mktemp)
 python3 deploy/scripts/demo_subscriber.py "$SUB_PORTFILE" "$SUB_OUT" &

@@ -4,10 +4,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,31 +14,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/fixture"
+	"github.com/grantwatch/grantwatch/internal/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
-// bootstrap is the real IngestFunction binary, built by the Makefile target sam build runs (for the host's
-// architecture, so that it runs here).
-var bootstrap string
+// function is the real IngestFunction binary, built by the Makefile target sam build runs (for the host's
+// architecture, so that it runs here), and the emulator that runs it as Lambda does.
+var function lambdatest.Function
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "ingest-bootstrap-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bootstrap, err = lambdatest.Build(filepath.Join("..", ".."), "IngestFunction", dir); err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
-		return 1
-	}
-	return testenv.Main(m)
-}
+func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "IngestFunction", &function)) }
 
 const (
 	keyARN      = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-c00000000001"
@@ -51,21 +36,11 @@ const (
 
 func sampleEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", "cloudtrail", name))
+	data, err := os.ReadFile(fixture.Path("events", "cloudtrail", name))
 	if err != nil {
 		t.Fatalf("sample: %v", err)
 	}
 	return data
-}
-
-// awsEnv points the function's SDK at endpoint with static test credentials.
-func awsEnv(endpoint string, extra ...string) []string {
-	return append([]string{
-		"AWS_ENDPOINT_URL=" + endpoint,
-		"AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test",
-		"AWS_REGION=" + testenv.Region,
-	}, extra...)
 }
 
 func invoke(t *testing.T, rt *lambdatest.Runtime, payload []byte) ([]byte, *lambdatest.InvokeError) {
@@ -81,15 +56,11 @@ func invoke(t *testing.T, rt *lambdatest.Runtime, payload []byte) ([]byte, *lamb
 
 // TestBootstrapIngests runs the built function against moto the way Lambda would call it from the rule.
 func TestBootstrapIngests(t *testing.T) {
-	testenv.Reset(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	api := dynamodb.NewFromConfig(testenv.AWSConfig())
 	const table = "grantwatch-bootstrap"
-	if err := store.CreateTable(ctx, api, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	rt := lambdatest.Start(t, bootstrap, awsEnv(testenv.Endpoint(), "TABLE_NAME="+table, "SECONDARY_MAX_AGE=24h"))
+	api := testenv.Table(t, table)
+	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table, "SECONDARY_MAX_AGE=24h"))
 
 	before := time.Now().UTC()
 	for _, in := range []struct {
@@ -184,7 +155,7 @@ func TestBootstrapStoreFailureIsRetried(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	l.Close() // nothing listens here any more: connection refused
-	rt := lambdatest.Start(t, bootstrap, awsEnv(closed, "TABLE_NAME=grantwatch-unreachable", "AWS_MAX_ATTEMPTS=1"))
+	rt := lambdatest.Start(t, function, append(testenv.EnvAt(closed), "TABLE_NAME=grantwatch-unreachable", "AWS_MAX_ATTEMPTS=1"))
 
 	if _, fnErr := invoke(t, rt, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json")); fnErr == nil {
 		t.Error("Bedrock CreateGrant with the store down: invocation succeeded; want a function error so Lambda retries")
@@ -201,7 +172,7 @@ func TestBootstrapStoreFailureIsRetried(t *testing.T) {
 
 // TestBootstrapNeedsTableName: without TABLE_NAME the function fails at init instead of running half-configured.
 func TestBootstrapNeedsTableName(t *testing.T) {
-	rt := lambdatest.Start(t, bootstrap, awsEnv(testenv.Endpoint()))
+	rt := lambdatest.Start(t, function, testenv.Env())
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	_, fnErr, err := rt.Invoke(ctx, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json"))

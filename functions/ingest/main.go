@@ -2,31 +2,10 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/wire"
 )
 
 func main() {
-	slog.SetDefault(lambdacontext.NewLogger())
-	h, err := newHandler(context.Background())
-	if err != nil {
-		slog.Error("init failed", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
-}
-
-func newHandler(ctx context.Context) (*handler.Ingest, error) {
-	d, err := wire.Load(ctx, slog.Default())
-	if err != nil {
-		return nil, err
-	}
-	return handler.NewIngest(d.Service, d.Log, d.Metrics), nil
+	wire.Start(func(d wire.Deps) any { return handler.NewIngest(d.Service, d.Log, d.Metrics).Handle })
 }

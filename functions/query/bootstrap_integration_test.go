@@ -5,9 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,74 +13,34 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/grantwatch/grantwatch/pkg/alert"
-	"github.com/grantwatch/grantwatch/pkg/app"
-	"github.com/grantwatch/grantwatch/pkg/lambdatest"
-	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/internal/fixture"
+	"github.com/grantwatch/grantwatch/internal/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/queryapi"
-	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // The real QueryFunction binary (make build-QueryFunction, for the host), invoked with the events/api samples as
 // sam local invoke would, against moto behind a proxy that counts every DynamoDB call.
 
-var bootstrap string
+var function lambdatest.Function
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "QueryFunction", &function)) }
 
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "query-bootstrap-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bootstrap, err = lambdatest.Build(filepath.Join("..", ".."), "QueryFunction", dir); err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
-		return 1
-	}
-	return testenv.Main(m)
-}
-
-// querySet is the fixed set of scenarios the query tests read (22 grants on 10 keys).
-var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary",
-	"04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation",
-	"14-unexpected-grantee-and-missing-retiring"}
-
+// seed creates the table, on a fresh moto, and replays the query set into it.
 func seed(t *testing.T, table string) {
 	t.Helper()
-	api := dynamodb.NewFromConfig(testenv.AWSConfig())
-	if err := store.CreateTable(t.Context(), api, table); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	at := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
-	svc := app.New(store.New(api, table), alert.Discard{}, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return at })
-	r := replay.New(svc)
-	var paths []string
-	for _, d := range querySet {
-		paths = append(paths, filepath.Join("..", "..", "events", "scenarios", d))
-	}
-	if err := r.Paths(t.Context(), paths); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Finish(t.Context(), at); err != nil {
-		t.Fatal(err)
-	}
+	fixture.ReplayQuerySet(t, store.New(testenv.Table(t, table), table))
 }
 
 func TestBootstrapServesSamples(t *testing.T) {
-	testenv.Reset(t)
 	const table = "grantwatch-query"
 	seed(t, table)
 	proxyURL, calls := testenv.CountingProxy(t)
-	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + proxyURL, "AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table})
+	rt := lambdatest.Start(t, function, append(testenv.EnvAt(proxyURL), "TABLE_NAME="+table))
 
-	samples, err := filepath.Glob(filepath.Join("..", "..", "events", "api", "*.json"))
+	samples, err := filepath.Glob(fixture.Path("events", "api", "*.json"))
 	if err != nil || len(samples) == 0 {
 		t.Fatalf("no samples in events/api: %v", err)
 	}
@@ -126,15 +83,7 @@ func TestBootstrapServesSamples(t *testing.T) {
 			t.Errorf("no sample in events/api exercises route %s", r)
 		}
 	}
-	got := calls.Counts()
-	if got["Scan"] != 0 || got["Query"] == 0 || got["GetItem"] == 0 {
-		t.Errorf("DynamoDB calls of QueryFunction = %v; want Query and GetItem, never Scan", got)
-	}
-	for op := range got {
-		if op != "Query" && op != "GetItem" {
-			t.Errorf("QueryFunction called %s (%v)", op, got)
-		}
-	}
+	calls.CheckReadOnly(t, "QueryFunction")
 	if strings.Contains(rt.Logs(), `"level":"ERROR"`) {
 		t.Errorf("the function logged errors:\n%s", rt.Logs())
 	}
@@ -143,12 +92,10 @@ func TestBootstrapServesSamples(t *testing.T) {
 // TestBootstrapPagesAndPointInTime follows nextToken through the built function on moto, and asks point-in-time
 // questions across a retirement and a revocation.
 func TestBootstrapPagesAndPointInTime(t *testing.T) {
-	testenv.Reset(t)
 	const table = "grantwatch-query-pages"
 	seed(t, table)
-	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table})
-	base, err := os.ReadFile(filepath.Join("..", "..", "events", "api", "get-grants-active-secondaries.json"))
+	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table))
+	base, err := os.ReadFile(fixture.Path("events", "api", "get-grants-active-secondaries.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,26 +135,21 @@ func TestBootstrapPagesAndPointInTime(t *testing.T) {
 
 	// All 22 grants, 3 per page: every grant once, in the order of one big page.
 	_, all, _ := call(map[string]string{"limit": "100"})
-	var paged []string
 	cursor := ""
-	for page := 0; ; page++ {
-		if page > 30 {
-			t.Fatal("more than 30 pages")
-		}
+	paged := fixture.Walk(t, 30, "", func(at string) ([]string, string, bool) {
 		qs := map[string]string{"limit": "3"}
-		if cursor != "" {
-			qs["cursor"] = cursor
+		if at != "" {
+			qs["cursor"] = at
 		}
 		status, l, body := call(qs)
 		if status != 200 || len(l.Grants) > 3 {
-			t.Fatalf("page %d: %d, %d grants: %s", page, status, len(l.Grants), body)
+			t.Fatalf("page at %q: %d, %d grants: %s", at, status, len(l.Grants), body)
 		}
-		paged = append(paged, ids(l)...)
-		if l.NextToken == "" {
-			break
+		if l.NextToken != "" {
+			cursor = l.NextToken // the last token issued, altered below
 		}
-		cursor = l.NextToken
-	}
+		return ids(l), l.NextToken, l.NextToken != ""
+	})
 	if strings.Join(paged, ",") != strings.Join(ids(all), ",") || len(paged) != 22 {
 		t.Errorf("paged = %v; want the 22 grants of one page %v", paged, ids(all))
 	}
@@ -215,7 +157,7 @@ func TestBootstrapPagesAndPointInTime(t *testing.T) {
 		t.Errorf("altered cursor: %d %s; want 400", status, body)
 	}
 
-	key := func(n string) string { return "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-" + n }
+	key := fixture.DemoKey
 	for _, tt := range []struct {
 		qs   map[string]string
 		want string

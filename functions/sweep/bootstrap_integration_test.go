@@ -5,41 +5,24 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
+	"github.com/grantwatch/grantwatch/internal/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/lambdatest"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
-// bootstrap is the real SweepFunction binary, built by make build-SweepFunction for the host's architecture.
-var bootstrap string
+// function is the real SweepFunction binary (make build-SweepFunction, for the host) and the emulator that runs it.
+var function lambdatest.Function
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "sweep-bootstrap-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if bootstrap, err = lambdatest.Build(filepath.Join("..", ".."), "SweepFunction", dir); err != nil {
-		fmt.Fprintln(os.Stderr, "bootstrap test:", err)
-		return 1
-	}
-	return testenv.Main(m)
-}
+func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "SweepFunction", &function)) }
 
 // TestBootstrapSweeps runs the built SweepFunction the way the schedule invokes it: its environment from the
 // template, its clock the wall clock. Scenario 02's secondary is years old by then: one alert, published once.
@@ -50,13 +33,12 @@ func TestBootstrapSweeps(t *testing.T) {
 	m := newMoto(t, ctx, table)
 	sub := m.sub
 	// Seed through the ingest path without a notifier: the alerts are the function's to send.
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := fixture.Quiet()
 	ingest := handler.NewIngest(app.New(store.New(m.ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log, nil)
-	feed(t, ctx, ingest, filepath.Join("..", "..", "events", "scenarios", "02-long-lived-secondary", "*.json"))
+	feed(t, ctx, ingest, fixture.Path("events", "scenarios", "02-long-lived-secondary", "*.json"))
 
-	rt := lambdatest.Start(t, bootstrap, []string{"AWS_ENDPOINT_URL=" + testenv.Endpoint(), "AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + testenv.Region, "TABLE_NAME=" + table,
-		"ALERT_TOPIC_ARN=" + m.topic, "SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h"})
+	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table, "ALERT_TOPIC_ARN="+m.topic,
+		"SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h"))
 	scheduled := []byte(`{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333",` +
 		`"time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}`)
 	for i, want := range []int{1, 0} { // the second run finds the alert claimed

@@ -13,9 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 // moto is what the sweep's integration tests deliver through: a fresh moto with a grant table and an SNS topic
@@ -29,12 +28,7 @@ type moto struct {
 
 func newMoto(t *testing.T, ctx context.Context, table string) moto {
 	t.Helper()
-	testenv.Reset(t)
-	cfg := testenv.AWSConfig()
-	m := moto{ddb: dynamodb.NewFromConfig(cfg), sns: sns.NewFromConfig(cfg), sub: &subscriber{}}
-	if err := store.CreateTable(ctx, m.ddb, table); err != nil {
-		t.Fatal(err)
-	}
+	m := moto{ddb: testenv.Table(t, table), sns: sns.NewFromConfig(testenv.AWSConfig()), sub: &subscriber{}}
 	topic, err := m.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(table + "-alerts")})
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,10 @@ import (
 )
 
 // ErrConflict means another writer changed a record between our read and our conditional write.
-var ErrConflict = errors.New("app: conflicting write")
+var ErrConflict = errors.New("conflicting write")
 
-// Store keeps keys, their grants and usage. Every write is conditional on the version that was read.
+// Store keeps what grantwatch records per KMS key (lifecycle.Key: its grants, usage and meta). Every write is
+// conditional on the version that was read.
 type Store interface {
 	// LoadKey returns what l asks for of a key (lifecycle.Load): never more, so that an event costs what it touches;
 	// an empty key with Loaded = l when nothing is stored.
@@ -25,7 +26,7 @@ type Store interface {
 	// each item conditional on the version k was loaded with. It returns an error wrapping ErrConflict when another
 	// writer got there first.
 	SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Result) error
-	// ActiveKeys returns the keys the sweep must visit, from an index: keys with grants in their working set, and
+	// ActiveKeys returns the KMS keys the sweep must visit, from an index: keys with grants in their working set, and
 	// keys whose usage is due (Usage.Due: Bedrock service use not yet checked for use-after-retire, or a key-level
 	// notice not yet confirmed sent).
 	ActiveKeys(ctx context.Context) ([]string, error)
@@ -64,7 +65,7 @@ func onConflict(ctx context.Context, what string, op func() error) error {
 	err := conflictRetry.Do(ctx, func(err error) bool { return errors.Is(err, ErrConflict) }, func(int) error { return op() })
 	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
-		return fmt.Errorf("app: %s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return err
 }
@@ -164,7 +165,7 @@ func (s *Service) cycle(ctx context.Context, arn string, load *lifecycle.Load, a
 		}
 		widen := func(need lifecycle.Load) error {
 			if load.Covers(need) || widenings == maxWidenings {
-				return fmt.Errorf("app: %s: still needs %+v after loading %+v", what, need, *load)
+				return fmt.Errorf("%s: still needs %+v after loading %+v", what, need, *load)
 			}
 			*load = load.Union(need)
 			return nil

@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
+	"github.com/grantwatch/grantwatch/internal/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/lookup"
-	"github.com/grantwatch/grantwatch/pkg/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
@@ -35,9 +36,9 @@ func benchBackfill(b *testing.B, grants int) {
 		srv := lookuptest.New(lookuptest.Options{Rate: lookup.Rate, Burst: 2, MinLatency: time.Second, MaxLatency: 4 * time.Second, Seed: 7})
 		srv.Add(evs...)
 		mem := store.NewMemory()
-		svc := app.New(mem, nil, lifecycle.DefaultConfig(), quiet(), time.Now)
+		svc := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), time.Now)
 		src := lookupOn(srv, lookup.Options{})
-		bf := app.NewBackfill(src, mem, svc, quiet(), func() time.Time { return backfillNow })
+		bf := app.NewBackfill(src, mem, svc, fixture.Quiet(), func() time.Time { return backfillNow })
 		start := time.Now()
 		rep, err := bf.Run(context.Background(), app.BackfillRequest{Since: since, Until: until})
 		elapsed := time.Since(start)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -95,8 +95,6 @@ func longLived(t *testing.T, svc *app.Service, key, id string) {
 	}
 }
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func sweepOrDie(t *testing.T, svc *app.Service, at time.Time) (rep app.SweepReport, diedThere bool) {
 	t.Helper()
 	defer func() {
@@ -120,7 +118,7 @@ func sweepOrDie(t *testing.T, svc *app.Service, at time.Time) (rep app.SweepRepo
 func TestNoticeSurvivesACrash(t *testing.T) {
 	st := &counting{Store: store.NewMemory()}
 	out := &notices{}
-	svc := app.New(st, nil, lifecycle.DefaultConfig(), quietLog(), func() time.Time { return t0 }).WithNotifier(out, 0)
+	svc := app.New(st, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return t0 }).WithNotifier(out, 0)
 	longLived(t, svc, keyARN, "g1")
 	at := t0.Add(25 * time.Hour)
 
@@ -199,7 +197,7 @@ func TestSweepGoesOnPastAFailingKey(t *testing.T) {
 	mem := store.NewMemory()
 	out := &notices{}
 	clock := func() time.Time { return t0 }
-	plain := app.New(mem, nil, lifecycle.DefaultConfig(), quietLog(), clock)
+	plain := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), clock)
 	keys := []string{keyARN + "-a", keyARN + "-b", keyARN + "-c"}
 	for i, k := range keys {
 		longLived(t, plain, k, fmt.Sprintf("g%d", i))
@@ -221,7 +219,7 @@ func TestSweepGoesOnPastAFailingKey(t *testing.T) {
 	if !strings.Contains(logs.String(), `"keyArn":"`+keys[1]+`"`) {
 		t.Errorf("logs lack a line naming the failed key:\n%s", logs.String())
 	}
-	healed := app.New(mem, nil, lifecycle.DefaultConfig(), quietLog(), clock).WithNotifier(out, 0)
+	healed := app.New(mem, nil, lifecycle.DefaultConfig(), fixture.Quiet(), clock).WithNotifier(out, 0)
 	if rep, err := healed.Sweep(context.Background(), t0.Add(26*time.Hour)); err != nil || len(rep.Failed) != 0 || rep.Notices != 1 {
 		t.Errorf("sweep after the fault = %+v, %v; want key b's one notice", rep, err)
 	}
@@ -232,7 +230,7 @@ func TestSweepGoesOnPastAFailingKey(t *testing.T) {
 func TestDryRunClaimsNothing(t *testing.T) {
 	st := &counting{Store: store.NewMemory()}
 	clock := func() time.Time { return t0 }
-	plain := app.New(st, nil, lifecycle.DefaultConfig(), quietLog(), clock)
+	plain := app.New(st, nil, lifecycle.DefaultConfig(), fixture.Quiet(), clock)
 	longLived(t, plain, keyARN, "g1")
 	longLived(t, plain, keyB, "g2")
 	st.takeSaves()

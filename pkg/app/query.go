@@ -27,9 +27,9 @@ const (
 var Kinds = []lifecycle.Kind{lifecycle.Primary, lifecycle.Secondary, lifecycle.KnowledgeBase, lifecycle.DataAutomation, lifecycle.OtherBedrock}
 
 // States lists the grant states in the order lists, messages and api/openapi.yaml show them in. The last, "ended"
-// (lifecycle.Gone), is a grant KMS no longer lists although no RetireGrant or RevokeGrant was recorded (reconcile
+// (lifecycle.Unlisted), is a grant KMS no longer lists although no RetireGrant or RevokeGrant was recorded (reconcile
 // found it): not every grant that has ended in the sense of Grant.Ended, which retired and revoked grants are too.
-var States = []lifecycle.State{lifecycle.Active, lifecycle.Retired, lifecycle.Revoked, lifecycle.Gone}
+var States = []lifecycle.State{lifecycle.Active, lifecycle.Retired, lifecycle.Revoked, lifecycle.Unlisted}
 
 // GrantQuery is one key-condition read of a store. Exactly one of KeyARN and Kind is set.
 type GrantQuery struct {

@@ -4,52 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
-	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
-// demoAt is the sweep time every scenario in events/scenarios is written against.
-var demoAt = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+var demoAt, demoKey = fixture.DemoAt, fixture.DemoKey
 
-func demoKey(n string) string {
-	return "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-" + n
-}
-
-// querySet is the fixed set of scenarios the query tests read: new scenarios added to events/scenarios do not change
-// their expectations. 22 grants on 10 keys, and a hidden tombstone (06: a non-Bedrock grant retired).
-var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary", "04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation", "14-unexpected-grantee-and-missing-retiring"}
-
-func querySetPaths() []string {
-	var out []string
-	for _, d := range querySet {
-		out = append(out, filepath.Join("..", "..", "events", "scenarios", d))
-	}
-	return out
-}
-
-// demoQuery replays every scenario into a Memory store and returns the Query use case on it, at demoAt.
+// demoQuery replays the query set into a Memory store and returns the Query use case on it, at demoAt.
 func demoQuery(t *testing.T) (*app.Query, *store.Memory) {
 	t.Helper()
 	mem := store.NewMemory()
-	svc := app.New(mem, alert.Discard{}, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return demoAt })
-	r := replay.New(svc)
-	if err := r.Paths(context.Background(), querySetPaths()); err != nil {
-		t.Fatalf("replay: %v", err)
-	}
-	if _, err := r.Finish(context.Background(), demoAt); err != nil {
-		t.Fatalf("replay finish: %v", err)
-	}
+	fixture.ReplayQuerySet(t, mem)
 	return app.NewQuery(mem, func() time.Time { return demoAt }), mem
 }
 
@@ -134,25 +106,19 @@ func TestGrantsPagination(t *testing.T) {
 			t.Fatalf("Grants(%+v, 100) = next %v, error %v; want one page", f, all.Next, err)
 		}
 		for _, limit := range []int{1, 2, 3, 7} {
-			var got []lifecycle.Grant
-			var from app.Position
-			for page := 0; ; page++ {
-				if page > 100 {
-					t.Fatalf("%+v limit %d: more than 100 pages", f, limit)
-				}
+			got := fixture.Walk(t, 100, app.Position{}, func(from app.Position) ([]lifecycle.Grant, app.Position, bool) {
 				l, err := q.Grants(ctx, f, limit, from)
 				if err != nil {
-					t.Fatalf("%+v limit %d page %d: %v", f, limit, page, err)
+					t.Fatalf("%+v limit %d from %+v: %v", f, limit, from, err)
 				}
 				if len(l.Grants) > limit {
-					t.Fatalf("%+v limit %d page %d: %d grants", f, limit, page, len(l.Grants))
+					t.Fatalf("%+v limit %d from %+v: %d grants", f, limit, from, len(l.Grants))
 				}
-				got = append(got, l.Grants...)
 				if l.Next == nil {
-					break
+					return l.Grants, app.Position{}, false
 				}
-				from = *l.Next
-			}
+				return l.Grants, *l.Next, true
+			})
 			if !slices.EqualFunc(got, all.Grants, func(a, b lifecycle.Grant) bool { return a.ID == b.ID }) {
 				t.Errorf("%+v limit %d: pages = %v; want %v", f, limit, prefixes(got), prefixes(all.Grants))
 			}

@@ -1,14 +1,12 @@
 package app
 
-// The Reconcile use case (issue 5): compare every key's recorded grants with what KMS ListGrants lists, so that a
-// grant whose events were never delivered is found, and one whose end was never delivered is ended
-// (lifecycle.Key.Reconcile). A key whose grants could not be listed is reported and left untouched: "could not
-// list" is never "no grants".
+// The Reconcile use case: compare every key's recorded grants with what KMS ListGrants lists, so that a grant whose
+// events were never delivered is found, and one whose end was never delivered is ended (lifecycle.Key.Reconcile).
+// A key whose grants could not be listed is reported and left untouched: "could not list" is never "no grants".
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -17,15 +15,15 @@ import (
 
 // ErrCouldNotList marks a listing that failed (access denied, throttling, a missing key, the network). GrantLister
 // implementations wrap it.
-var ErrCouldNotList = errors.New("app: could not list grants")
+var ErrCouldNotList = errors.New("could not list grants")
 
 // GrantLister lists every grant KMS holds on a key, all pages, or fails as a whole.
 type GrantLister interface {
 	ListGrants(ctx context.Context, keyARN string) ([]lifecycle.ListedGrant, error)
 }
 
-// KeyLister lists the keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
-// implement it.
+// KeyLister lists the KMS keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
+// implement it; the use case gets it from its constructor, never by asking the store what it can do.
 type KeyLister interface {
 	ReconcileKeys(ctx context.Context) ([]string, error)
 }
@@ -57,17 +55,29 @@ func (r ReconcileReport) CouldNotList() int {
 	return n
 }
 
-// Reconcile reconciles the given keys, or, when keys is empty, every key with recorded Bedrock grants (the store
-// must implement KeyLister). A key that cannot be listed is reported and skipped; store failures end the run.
-func (s *Service) Reconcile(ctx context.Context, lister GrantLister, keys []string, at time.Time) (ReconcileReport, error) {
+// Reconcile is the use case. It runs on a Service's read-change-write cycle, with the two things only it needs
+// passed in: the grants KMS lists, and the keys the store records.
+type Reconcile struct {
+	svc    *Service
+	grants GrantLister
+	keys   KeyLister // nil: only keys named to Run can be reconciled
+}
+
+// NewReconcile returns the use case. keys may be nil when every run names its keys (the CLI on a memory store).
+func NewReconcile(svc *Service, grants GrantLister, keys KeyLister) *Reconcile {
+	return &Reconcile{svc: svc, grants: grants, keys: keys}
+}
+
+// Run reconciles the given keys, or, when keys is empty, every key with recorded Bedrock grants (KeyLister). A key
+// that cannot be listed is reported and skipped; store failures end the run.
+func (rc *Reconcile) Run(ctx context.Context, keys []string, at time.Time) (ReconcileReport, error) {
 	rep := ReconcileReport{At: at.UTC()}
 	if len(keys) == 0 {
-		kl, ok := s.store.(KeyLister)
-		if !ok {
-			return rep, fmt.Errorf("app: reconcile: the store cannot list keys; name them")
+		if rc.keys == nil {
+			return rep, &InputError{Field: "keys", Problem: "are required: this store cannot list the keys it records"}
 		}
 		var err error
-		if keys, err = kl.ReconcileKeys(ctx); err != nil {
+		if keys, err = rc.keys.ReconcileKeys(ctx); err != nil {
 			return rep, err
 		}
 	}
@@ -76,13 +86,22 @@ func (s *Service) Reconcile(ctx context.Context, lister GrantLister, keys []stri
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		kr, err := s.reconcileKey(ctx, lister, arn, at.UTC())
+		kr, err := rc.svc.reconcileKey(ctx, rc.grants, arn, at.UTC())
 		if err != nil {
 			return rep, err
 		}
 		rep.Keys = append(rep.Keys, kr)
 	}
 	return rep, nil
+}
+
+// Reconcile runs NewReconcile(s, lister, keys of the store).Run for callers written before the use case had its
+// own constructor; it is the one place left that asks the store what it can do.
+//
+// Deprecated: cmd/grantwatch/reconcile.go is its last caller; use NewReconcile with the store as KeyLister.
+func (s *Service) Reconcile(ctx context.Context, lister GrantLister, keys []string, at time.Time) (ReconcileReport, error) {
+	kl, _ := s.store.(KeyLister)
+	return NewReconcile(s, lister, kl).Run(ctx, keys, at)
 }
 
 func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn string, at time.Time) (KeyReconcile, error) {
@@ -97,7 +116,7 @@ func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn stri
 		return kr, nil
 	}
 	kr.Listed = len(listed)
-	var rr lifecycle.ReconcileReport
+	var rr lifecycle.ReconcileChanges
 	r, _, err := s.update(ctx, arn, lifecycle.ReconcileLoad(listed), at, "reconcile "+arn, func(k *lifecycle.Key) (lifecycle.Result, bool, error) {
 		var r lifecycle.Result
 		r, rr = k.Reconcile(listed, at, s.cfg)

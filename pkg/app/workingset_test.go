@@ -4,13 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -93,7 +92,7 @@ func TestArchivingChangesNothing(t *testing.T) {
 	evs := history(key)
 	at := t0.Add(60 * 24 * time.Hour)
 	cfg := lifecycle.DefaultConfig()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := fixture.Quiet()
 	run := func(now time.Time, order []lifecycle.Event, sweepAfter int) (*app.Service, *store.Memory) {
 		m := store.NewMemory()
 		// now decides what may leave the working set: at t0 nothing has ended a day before; at `at`, everything.
@@ -155,7 +154,7 @@ func TestLateEventsForArchivedGrants(t *testing.T) {
 	evs := history(key)
 	now := t0.Add(90 * 24 * time.Hour)
 	m := store.NewMemory()
-	svc := app.New(m, nil, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	svc := app.New(m, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return now })
 	var lateCreate lifecycle.Event
 	for _, ev := range evs {
 		if ev.ID == "c-s03" {
@@ -229,7 +228,7 @@ func TestNewestFirstBackfillReadsNoArchive(t *testing.T) {
 				SourceIP: "bedrock.amazonaws.com"})
 	}
 	at := t0.Add(90 * 24 * time.Hour)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := fixture.Quiet()
 	run := func(now time.Time, order []lifecycle.Event) (*app.Service, *loadCounter) {
 		c := &loadCounter{Store: store.NewMemory()}
 		svc := app.New(c, nil, lifecycle.DefaultConfig(), quiet, func() time.Time { return now })

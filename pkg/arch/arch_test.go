@@ -17,28 +17,29 @@ const module = "github.com/grantwatch/grantwatch/"
 // only the standard library and pkg/lifecycle. trail decodes and classifies, with no SDK; the adapters (store,
 // alert, inventory, lookup, archive) each wrap one AWS API and import no other adapter.
 var allowed = map[string][]string{
-	"pkg/lifecycle":  {},
-	"pkg/app":        {"pkg/lifecycle", "pkg/retry"},
-	"pkg/retry":      {},
-	"pkg/emf":        {},
-	"pkg/trail":      {"pkg/lifecycle", "github.com/go-json-experiment/json"},
-	"pkg/inventory":  {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/lookup":     {"pkg/lifecycle", "pkg/app", "pkg/trail", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
-	"pkg/archive":    {"pkg/trail", "pkg/replay", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/sync"},
-	"pkg/handler":    {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "pkg/emf", "github.com/aws/aws-lambda-go/events"},
-	"pkg/env":        {"pkg/lifecycle"},
-	"pkg/replay":     {"pkg/lifecycle", "pkg/trail", "pkg/app"},
-	"pkg/store":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/alert":      {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
-	"pkg/wire":       {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2"}, // the functions' shared composition root
-	"pkg/golden":     {},
-	"pkg/testenv":    {"github.com/aws/aws-sdk-go-v2"},
-	"pkg/lambdatest": {},
+	"pkg/lifecycle": {},
+	"pkg/app":       {"pkg/lifecycle", "pkg/retry"},
+	"pkg/retry":     {},
+	"pkg/emf":       {},
+	"pkg/trail":     {"pkg/lifecycle", "github.com/go-json-experiment/json"},
+	"pkg/inventory": {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
+	"pkg/lookup":    {"pkg/lifecycle", "pkg/app", "pkg/trail", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
+	"pkg/archive":   {"pkg/trail", "pkg/replay", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/sync"},
+	"pkg/handler":   {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "pkg/emf", "github.com/aws/aws-lambda-go/events"},
+	"pkg/env":       {"pkg/lifecycle", "pkg/app"}, // its problems are app.InputErrors
+	"pkg/replay":    {"pkg/lifecycle", "pkg/trail", "pkg/app"},
+	"pkg/store":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
+	"pkg/alert":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
+	"pkg/wire":      {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-lambda-go"}, // the functions' shared composition root
 	// The edge of the use cases, shared by pkg/handler and cmd/grantwatch: input parsing, and the query side's wire
 	// format. They build on app (its errors, filters and results) and import no adapter.
 	"pkg/param":    {"pkg/lifecycle", "pkg/app"},
 	"pkg/queryapi": {"pkg/lifecycle", "pkg/app"},
 }
+
+// testSupport is where test-only packages live. They may import any product package (a fixture replays into a
+// store), but only _test.go files import them: nothing that ships may depend on test support.
+const testSupport = "internal/"
 
 // adapters wrap one AWS API each; none may import another (checked beside allowed, so a rule added there cannot
 // open that door by mistake).
@@ -69,25 +70,32 @@ func TestDependencyRules(t *testing.T) {
 
 // TestRulesCatchViolations is the test of the test: each broken rule must be reported.
 func TestRulesCatchViolations(t *testing.T) {
-	tests := []struct {
-		pkg, imp string
-	}{
-		{"pkg/trail", "github.com/aws/aws-sdk-go-v2/service/cloudtrail"},
-		{"pkg/trail", module + "pkg/app"},
-		{"pkg/lifecycle", module + "pkg/trail"},
-		{"pkg/app", module + "pkg/store"},
-		{"pkg/lookup", module + "pkg/store"},
-		{"pkg/archive", module + "pkg/lookup"},
-		{"pkg/replay", "github.com/aws/aws-sdk-go-v2/service/s3"},
-		{"pkg/handler", module + "cmd/grantwatch"},
-		{"pkg/unlisted", "github.com/spf13/cobra"},
+	// Each package, with imports that break a rule: an SDK or a use case in the decoder, an edge in the domain, an
+	// adapter in a use case or in another adapter, a main package, an unlisted dependency, test support outside tests.
+	broken := map[string][]string{
+		"pkg/trail":        {"github.com/aws/aws-sdk-go-v2/service/cloudtrail", module + "pkg/app"},
+		"pkg/lifecycle":    {module + "pkg/trail"},
+		"pkg/app":          {module + "pkg/store", module + "pkg/inventory", module + "pkg/lookup"},
+		"pkg/lookup":       {module + "pkg/store"},
+		"pkg/archive":      {module + "pkg/lookup"},
+		"pkg/inventory":    {module + "pkg/store"},
+		"pkg/alert":        {module + "pkg/store"},
+		"pkg/store":        {module + "pkg/archive"},
+		"pkg/replay":       {"github.com/aws/aws-sdk-go-v2/service/s3"},
+		"pkg/handler":      {module + "cmd/grantwatch", module + "internal/golden"},
+		"pkg/unlisted":     {"github.com/spf13/cobra"},
+		"functions/ingest": {module + "internal/testenv"},
+		"cmd/grantwatch":   {module + "internal/lookuptest"},
 	}
-	for _, tt := range tests {
-		if v := violations(tt.pkg, []string{tt.imp}); len(v) == 0 {
-			t.Errorf("%s importing %s is not reported", tt.pkg, tt.imp)
+	for pkg, imps := range broken {
+		for _, imp := range imps {
+			if v := violations(pkg, []string{imp}); len(v) == 0 {
+				t.Errorf("%s importing %s is not reported", pkg, imp)
+			}
 		}
 	}
-	for _, ok := range [][2]string{{"pkg/lookup", module + "pkg/trail"}, {"pkg/trail", "encoding/json"}, {"cmd/grantwatch", module + "pkg/store"}} {
+	for _, ok := range [][2]string{{"pkg/lookup", module + "pkg/trail"}, {"pkg/trail", "encoding/json"}, {"cmd/grantwatch", module + "pkg/store"},
+		{"internal/fixture", module + "pkg/store"}, {"internal/trailgen/gen", module + "internal/trailgen"}} {
 		if v := violations(ok[0], []string{ok[1]}); len(v) != 0 {
 			t.Errorf("%s importing %s is reported: %v", ok[0], ok[1], v)
 		}
@@ -101,6 +109,9 @@ func violations(rel string, imports []string) []string {
 		local, isLocal := strings.CutPrefix(imp, module)
 		if isLocal && (strings.HasPrefix(local, "functions/") || strings.HasPrefix(local, "cmd/")) {
 			out = append(out, rel+" imports "+imp+": nothing may import a main package")
+		}
+		if isLocal && strings.HasPrefix(local, testSupport) && !strings.HasPrefix(rel, testSupport) {
+			out = append(out, rel+" imports "+imp+": only _test.go files may import test support")
 		}
 		if !strings.HasPrefix(rel, "pkg/") || rel == "pkg/arch" {
 			continue // functions/* and cmd/* are composition roots: they may import anything
@@ -138,7 +149,7 @@ func permitted(imp, local string, isLocal bool, rules []string) bool {
 func packageDirs(t *testing.T, root string) []string {
 	t.Helper()
 	var dirs []string
-	for _, top := range []string{"pkg", "functions", "cmd"} {
+	for _, top := range []string{"pkg", "functions", "cmd", "internal"} {
 		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d os.DirEntry, err error) error {
 			if err != nil {
 				return err

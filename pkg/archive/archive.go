@@ -43,7 +43,7 @@ const (
 )
 
 // ErrBadURL means an s3:// argument is not one.
-var ErrBadURL = errors.New("archive: not an s3://bucket/prefix URL")
+var ErrBadURL = errors.New("not an s3://bucket/prefix URL")
 
 // ParseURL splits s3://bucket/prefix.
 func ParseURL(s string) (bucket, prefix string, err error) {

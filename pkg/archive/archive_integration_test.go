@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/archive"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 

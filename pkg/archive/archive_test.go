@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +14,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/internal/trailgen"
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
@@ -134,7 +133,7 @@ func writeFiles(t *testing.T, dir string, files []file) {
 }
 
 func newReplayer() *replay.Replayer {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := fixture.Quiet()
 	return replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now))
 }
 

@@ -1,11 +1,12 @@
-// Package env reads the configuration template.yaml gives the Lambda functions, reporting every problem at once.
+// Package env reads the configuration template.yaml gives the Lambda functions, reporting every problem at once,
+// each as an *app.InputError that names the variable.
 package env
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
 
@@ -15,7 +16,7 @@ type Config struct {
 	AlertTopicARN string           // ALERT_TOPIC_ARN, optional until alert delivery is deployed
 	Rules         lifecycle.Config // SECONDARY_MAX_AGE overrides the default 24h
 
-	// Issue 3: alert delivery.
+	// Alert delivery.
 	RemindInterval time.Duration // REMIND_INTERVAL, optional: re-notify open alerts this often; empty or 0 = never
 	// JOB_GRACE (optional, default 1h) sets Rules.JobGrace: how long a secondary may outlive its Bedrock job.
 }
@@ -27,31 +28,26 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := lookup("TABLE_NAME"); ok && v != "" {
 		cfg.TableName = v
 	} else {
-		errs = append(errs, errors.New("env: TABLE_NAME is required"))
+		errs = append(errs, &app.InputError{Field: "TABLE_NAME", Problem: "is required"})
 	}
 	cfg.AlertTopicARN, _ = lookup("ALERT_TOPIC_ARN")
-	if v, ok := lookup("SECONDARY_MAX_AGE"); ok && v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("env: SECONDARY_MAX_AGE %q is not a positive duration such as 24h", v))
-		} else {
-			cfg.Rules.SecondaryMaxAge = d
+	for _, d := range []struct {
+		name, problem string
+		least         time.Duration // the smallest value accepted
+		into          *time.Duration
+	}{
+		{"SECONDARY_MAX_AGE", "is not a positive duration such as 24h", 1, &cfg.Rules.SecondaryMaxAge},
+		{"JOB_GRACE", "is not a positive duration such as 1h", 1, &cfg.Rules.JobGrace},
+		{"REMIND_INTERVAL", "is not a duration such as 24h (0 turns reminders off)", 0, &cfg.RemindInterval},
+	} {
+		v, ok := lookup(d.name)
+		if !ok || v == "" {
+			continue
 		}
-	}
-	if v, ok := lookup("JOB_GRACE"); ok && v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("env: JOB_GRACE %q is not a positive duration such as 1h", v))
+		if parsed, err := time.ParseDuration(v); err != nil || parsed < d.least {
+			errs = append(errs, &app.InputError{Field: d.name, Value: v, Problem: d.problem})
 		} else {
-			cfg.Rules.JobGrace = d
-		}
-	}
-	if v, ok := lookup("REMIND_INTERVAL"); ok && v != "" && v != "0" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			errs = append(errs, fmt.Errorf("env: REMIND_INTERVAL %q is not a duration such as 24h (0 turns reminders off)", v))
-		} else {
-			cfg.RemindInterval = d
+			*d.into = parsed
 		}
 	}
 	return cfg, errors.Join(errs...)

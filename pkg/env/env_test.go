@@ -1,10 +1,13 @@
 package env_test
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/env"
 )
 
@@ -47,5 +50,25 @@ func TestLoad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadProblemsAreInputErrors: every problem is an *app.InputError that names its variable, with no package
+// prefix, so that callers can tell bad configuration apart with errors.Is.
+func TestLoadProblemsAreInputErrors(t *testing.T) {
+	_, err := env.Load(lookup(map[string]string{"SECONDARY_MAX_AGE": "soon", "REMIND_INTERVAL": "-1h"}))
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok || !errors.Is(err, app.ErrInvalid) || strings.Contains(err.Error(), "env:") {
+		t.Fatalf("Load() error = %v; want joined ErrInvalid problems without a package prefix", err)
+	}
+	var fields []string
+	for _, e := range joined.Unwrap() {
+		var ie *app.InputError
+		if errors.As(e, &ie) {
+			fields = append(fields, ie.Field)
+		}
+	}
+	if want := []string{"TABLE_NAME", "SECONDARY_MAX_AGE", "REMIND_INTERVAL"}; !slices.Equal(fields, want) {
+		t.Errorf("problems name %v; want %v", fields, want)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/env"
 )
 
-// TestAlertDeliveryEnv covers issue 3's variables: REMIND_INTERVAL and JOB_GRACE.
+// TestAlertDeliveryEnv covers the alert delivery variables: REMIND_INTERVAL and JOB_GRACE.
 func TestAlertDeliveryEnv(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -77,7 +77,7 @@ func (h *Backfill) Handle(ctx context.Context, in BackfillInput) (BackfillOutput
 		return out, nil
 	case err != nil:
 		h.log.ErrorContext(ctx, "backfill failed", "runId", rep.RunID, "err", err)
-		return out, fmt.Errorf("handler: backfill: %w", err)
+		return out, err
 	}
 	out.Message = "complete"
 	h.log.InfoContext(ctx, "backfill complete", "runId", rep.RunID, "events", out.Stats.Events, "applied", out.Stats.Applied,

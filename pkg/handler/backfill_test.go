@@ -3,12 +3,11 @@ package handler
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 )
 
@@ -47,7 +46,7 @@ func TestBackfillHandler(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			h := NewBackfill(tt.app, slog.New(slog.NewTextHandler(io.Discard, nil)), 150*time.Millisecond)
+			h := NewBackfill(tt.app, fixture.Quiet(), 150*time.Millisecond)
 			out, err := h.Handle(ctx, tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

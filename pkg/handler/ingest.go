@@ -53,7 +53,7 @@ func (h *Ingest) Handle(ctx context.Context, raw json.RawMessage) error {
 	if err != nil {
 		// Transient by policy: the store or a race. Returning it makes Lambda retry, then the on-failure DLQ.
 		h.log.ErrorContext(ctx, "ingest failed, will be retried", "eventId", ev.ID, "eventName", ev.Name, "err", err)
-		return fmt.Errorf("handler: ingest %s: %w", ev.ID, err)
+		return fmt.Errorf("ingest %s: %w", ev.ID, err)
 	}
 	h.log.InfoContext(ctx, "event processed", "eventId", ev.ID, "eventName", ev.Name, "grantId", ev.GrantID,
 		"keyArn", ev.KeyARN, "outcome", string(r.Outcome), "alerts", len(r.Alerts))
@@ -67,7 +67,7 @@ func (h *Ingest) reject(ctx context.Context, source, eventID string, raw []byte,
 	h.log.WarnContext(ctx, "event rejected", "source", source, "eventId", eventID, "err", cause)
 	put(ctx, h.log, h.metrics, "", "", count("EventsRejected", 1))
 	if err := h.app.Reject(ctx, source, eventID, raw, cause); err != nil {
-		return fmt.Errorf("handler: record rejected event %s: %w", source, err)
+		return fmt.Errorf("record rejected event %s: %w", source, err)
 	}
 	return nil
 }

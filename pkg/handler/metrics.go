@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/emf"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -22,6 +23,14 @@ import (
 //	sweep      ActiveGrants                                             Kind
 //	sweep      AlertsRaised, AlertsResolved                             Type
 //	reconcile  GrantsAdded, GrantsEnded, KeysNotListed                  -
+
+// scheduled is what the handlers of scheduled functions (sweep, reconcile) hold beside their use case: the
+// logger, the metric writer and the clock that says when the run is.
+type scheduled struct {
+	log     *slog.Logger
+	metrics *emf.Writer
+	now     func() time.Time
+}
 
 // count is one Count metric.
 func count(name string, n int) emf.Metric {

@@ -114,27 +114,11 @@ func (h *Query) grants(ctx context.Context, qs map[string]string, pathKey string
 	}
 	f := app.Filter{KeyARN: pathKey}
 	var probs param.Problems
-	var err error
-	if v, ok := qs["key"]; ok {
-		f.KeyARN, err = param.KeyARN("key", v)
-		probs.Check(err)
-	}
-	if v, ok := qs["kind"]; ok {
-		f.Kind, err = param.Kind("kind", v)
-		probs.Check(err)
-	}
-	if v, ok := qs["state"]; ok {
-		f.State, err = param.State("state", v)
-		probs.Check(err)
-	}
-	if v, ok := qs["activeAt"]; ok {
-		f.ActiveAt, err = param.Time("activeAt", v)
-		probs.Check(err)
-	}
-	if v, ok := qs["olderThan"]; ok {
-		f.OlderThan, err = param.Age("olderThan", v)
-		probs.Check(err)
-	}
+	param.Optional(&probs, qs, "key", param.KeyARN, &f.KeyARN)
+	param.Optional(&probs, qs, "kind", param.Kind, &f.Kind)
+	param.Optional(&probs, qs, "state", param.State, &f.State)
+	param.Optional(&probs, qs, "activeAt", param.Time, &f.ActiveAt)
+	param.Optional(&probs, qs, "olderThan", param.Age, &f.OlderThan)
 	limit, err := param.Limit("limit", qs["limit"])
 	if v, ok := qs["limit"]; ok && v == "" {
 		err = &app.InputError{Field: "limit", Problem: fmt.Sprintf("is empty; give %d..%d or leave it out", app.MinLimit, app.MaxLimit)}
@@ -183,7 +167,7 @@ func onlyParams(qs map[string]string, allowed ...string) error {
 func respond(status int, v any) (events.APIGatewayV2HTTPResponse, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("handler: encode response: %w", err)
+		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("encode response: %w", err)
 	}
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: status,

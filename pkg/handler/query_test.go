@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -16,16 +15,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
-	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/queryapi"
-	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
-var demoAt = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+var demoAt = fixture.DemoAt
 
 const (
 	key01     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-010000000001"
@@ -33,29 +30,13 @@ const (
 	primary01 = "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f"
 )
 
-// querySet is the fixed set of scenarios the query tests read: new scenarios added to events/scenarios do not change
-// their expectations. 22 grants on 10 keys, and a hidden tombstone (06: a non-Bedrock grant retired).
-var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary", "04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation", "14-unexpected-grantee-and-missing-retiring"}
-
-// demoHandler replays events/scenarios into memory and serves the query API on it at demoAt.
+// demoHandler replays the query set into memory and serves the query API on it at demoAt.
 func demoHandler(t *testing.T) *handler.Query {
 	t.Helper()
 	mem := store.NewMemory()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := app.New(mem, alert.Discard{}, lifecycle.DefaultConfig(), quiet, func() time.Time { return demoAt })
-	r := replay.New(svc)
-	var paths []string
-	for _, d := range querySet {
-		paths = append(paths, filepath.Join("..", "..", "events", "scenarios", d))
-	}
-	if err := r.Paths(context.Background(), paths); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Finish(context.Background(), demoAt); err != nil {
-		t.Fatal(err)
-	}
+	fixture.ReplayQuerySet(t, mem)
 	clock := func() time.Time { return demoAt }
-	return handler.NewQuery(app.NewQuery(mem, clock), quiet, clock)
+	return handler.NewQuery(app.NewQuery(mem, clock), fixture.Quiet(), clock)
 }
 
 // request builds an HTTP API payload 2.0 request for a route.
@@ -203,28 +184,21 @@ func TestQueryPagination(t *testing.T) {
 	if len(all.Grants) != 22 || all.NextToken != "" {
 		t.Fatalf("one page: %d grants, next %q; want 22 and no token", len(all.Grants), all.NextToken)
 	}
-	var ids []string
-	cursor := ""
-	for page := 0; ; page++ {
-		if page > 40 {
-			t.Fatal("more than 40 pages")
-		}
+	ids := fixture.Walk(t, 40, "", func(cursor string) ([]string, string, bool) {
 		qs := map[string]string{"limit": "4"}
 		if cursor != "" {
 			qs["cursor"] = cursor
 		}
 		l := list(qs)
 		if len(l.Grants) > 4 {
-			t.Fatalf("page %d: %d grants", page, len(l.Grants))
+			t.Fatalf("page at %q: %d grants", cursor, len(l.Grants))
 		}
+		var ids []string
 		for _, g := range l.Grants {
 			ids = append(ids, g.GrantID)
 		}
-		if l.NextToken == "" {
-			break
-		}
-		cursor = l.NextToken
-	}
+		return ids, l.NextToken, l.NextToken != ""
+	})
 	for i, g := range all.Grants {
 		if i >= len(ids) || ids[i] != g.GrantID {
 			t.Fatalf("paged ids = %v; want the order of one page", ids)

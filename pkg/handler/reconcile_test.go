@@ -13,10 +13,10 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/emf"
 )
 
-type reconcileFunc func(ctx context.Context, lister app.GrantLister, keys []string, at time.Time) (app.ReconcileReport, error)
+type reconcileFunc func(ctx context.Context, keys []string, at time.Time) (app.ReconcileReport, error)
 
-func (f reconcileFunc) Reconcile(ctx context.Context, lister app.GrantLister, keys []string, at time.Time) (app.ReconcileReport, error) {
-	return f(ctx, lister, keys, at)
+func (f reconcileFunc) Run(ctx context.Context, keys []string, at time.Time) (app.ReconcileReport, error) {
+	return f(ctx, keys, at)
 }
 
 func TestReconcileHandler(t *testing.T) {
@@ -38,10 +38,10 @@ func TestReconcileHandler(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs, metrics bytes.Buffer
 			var gotKeys []string
-			h := NewReconcile(reconcileFunc(func(_ context.Context, _ app.GrantLister, keys []string, _ time.Time) (app.ReconcileReport, error) {
+			h := NewReconcile(reconcileFunc(func(_ context.Context, keys []string, _ time.Time) (app.ReconcileReport, error) {
 				gotKeys = keys
 				return rep, tt.err
-			}), nil, slog.New(slog.NewJSONHandler(&logs, nil)), emf.New(&metrics, time.Now, ""), time.Now)
+			}), slog.New(slog.NewJSONHandler(&logs, nil)), emf.New(&metrics, time.Now, ""), time.Now)
 			err := h.Handle(context.Background(), nil)
 			if (err != nil) != tt.wantErr || gotKeys != nil {
 				t.Errorf("Handle error = %v, keys %v; want error %v and every recorded key (nil)", err, gotKeys, tt.wantErr)

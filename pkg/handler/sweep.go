@@ -18,15 +18,13 @@ type sweeper interface {
 
 // Sweep handles SweepFunction's scheduled EventBridge events: one sweep at the handler's clock.
 type Sweep struct {
-	app     sweeper
-	log     *slog.Logger
-	metrics *emf.Writer
-	now     func() time.Time
+	app sweeper
+	scheduled
 }
 
 // NewSweep returns the handler. Pass time.Now in production, and the same clock to metrics.
 func NewSweep(app sweeper, log *slog.Logger, metrics *emf.Writer, now func() time.Time) *Sweep {
-	return &Sweep{app: app, log: log, metrics: metrics, now: now}
+	return &Sweep{app: app, scheduled: scheduled{log: log, metrics: metrics, now: now}}
 }
 
 // Handle ignores the event's content: a schedule carries nothing but its time, and the sweep uses the clock so a
@@ -40,7 +38,7 @@ func (h *Sweep) Handle(ctx context.Context, _ json.RawMessage) error {
 	h.record(ctx, rep)
 	if err != nil {
 		h.log.ErrorContext(ctx, "sweep failed", "keys", rep.Keys, "keysFailed", len(rep.Failed), "err", err)
-		return fmt.Errorf("handler: sweep at %s: %w", at.Format(time.RFC3339), err)
+		return fmt.Errorf("sweep at %s: %w", at.Format(time.RFC3339), err)
 	}
 	h.log.InfoContext(ctx, "sweep done", "at", at, "keys", rep.Keys, "keysFailed", len(rep.Failed), "alerts", len(rep.Alerts),
 		"resolved", len(rep.Resolved), "notices", rep.Notices, "noticesFailed", rep.NoticesFailed, "noticesPastLease", rep.NoticesPastLease,

@@ -1,4 +1,4 @@
-// Package inventory lists what KMS holds: the GrantLister adapter of the Reconcile use case (issue 5), over KMS
+// Package inventory lists what KMS holds: the GrantLister adapter of the Reconcile use case, over KMS
 // ListGrants.
 package inventory
 
@@ -44,7 +44,7 @@ func (g *Grants) ListGrants(ctx context.Context, keyARN string) ([]lifecycle.Lis
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("inventory: could not list grants of %s (%s): %w: %w", keyARN, reason(err), app.ErrCouldNotList, err)
+			return nil, fmt.Errorf("inventory: %w of %s (%s): %w", app.ErrCouldNotList, keyARN, reason(err), err)
 		}
 		for _, e := range page.Grants {
 			out = append(out, listed(e))

@@ -5,24 +5,22 @@ package inventory_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/inventory"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -50,15 +48,9 @@ type env struct {
 
 func setup(t *testing.T) env {
 	t.Helper()
-	testenv.Reset(t)
-	cfg := testenv.AWSConfig()
-	ddb := dynamodb.NewFromConfig(cfg)
-	if err := store.CreateTable(context.Background(), ddb, table); err != nil {
-		t.Fatal(err)
-	}
-	tb := store.New(ddb, table)
-	return env{kms: kms.NewFromConfig(cfg), table: tb,
-		svc: app.New(tb, nil, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)}
+	tb := store.New(testenv.Table(t, table), table)
+	return env{kms: kms.NewFromConfig(testenv.AWSConfig()), table: tb,
+		svc: app.New(tb, nil, lifecycle.DefaultConfig(), fixture.Quiet(), time.Now)}
 }
 
 func (e env) key(t *testing.T) string {
@@ -129,7 +121,7 @@ func TestReconcileAgainstKMS(t *testing.T) {
 		t.Fatalf("ReconcileKeys() = %v, %v; want the two keys with recorded grants", keys, err)
 	}
 	lister := inventory.New(deniedAPI{API: e.kms, denied: deniedKey})
-	rep, err := e.svc.Reconcile(ctx, lister, append(keys, untrackedKey), time.Now())
+	rep, err := app.NewReconcile(e.svc, lister, e.table).Run(ctx, append(keys, untrackedKey), time.Now())
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
@@ -154,7 +146,7 @@ func TestReconcileAgainstKMS(t *testing.T) {
 		t.Errorf("retired key: %+v; want %s ended", k, retired)
 	}
 	g = e.stored(t, retiredKey, retired)
-	if g.State() != lifecycle.Gone || g.EndedBy != lifecycle.Reconciled || len(g.Alerts) == 0 || g.Alerts[0].ResolvedAt.IsZero() {
+	if g.State() != lifecycle.Unlisted || g.EndedBy != lifecycle.Reconciled || len(g.Alerts) == 0 || g.Alerts[0].ResolvedAt.IsZero() {
 		t.Errorf("retired grant stored as %s (endedBy %q, alerts %v); want ended by Reconciled with its alert resolved", g.State(), g.EndedBy, g.Alerts)
 	}
 

@@ -1,8 +1,10 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -98,23 +100,47 @@ func (c Config) Retention() time.Duration {
 	return max(c.OrphanGrace, c.UseAfterRetireGrace, c.UseSettle, c.JobGrace, c.ModelDeletedGrace, ReconcileGrace) + DeliveryRetry
 }
 
-// Validate reports every threshold that is not positive.
+// ErrInvalidConfig is the kind of a Config with a threshold that cannot be used.
+var ErrInvalidConfig = errors.New("invalid rule thresholds")
+
+// ConfigError lists the thresholds of a Config that are not positive, by the names people know them by.
+type ConfigError struct {
+	Bad []Threshold // sorted by name
+}
+
+// Threshold is one named threshold of a Config and its value.
+type Threshold struct {
+	Name  string // "secondary max age"
+	Value time.Duration
+}
+
+func (e *ConfigError) Error() string {
+	msgs := make([]string, len(e.Bad))
+	for i, b := range e.Bad {
+		msgs[i] = fmt.Sprintf("%s must be positive, got %s", b.Name, b.Value)
+	}
+	return "invalid rule thresholds: " + strings.Join(msgs, "; ")
+}
+
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Validate reports every threshold that is not positive, as a *ConfigError.
 func (c Config) Validate() error {
-	var bad []string
+	var bad []Threshold
 	for name, d := range map[string]time.Duration{
 		"secondary max age": c.SecondaryMaxAge, "data automation max age": c.DataAutomationMaxAge,
 		"orphan grace": c.OrphanGrace, "use-after-retire grace": c.UseAfterRetireGrace, "use settle": c.UseSettle,
 		"job grace": c.JobGrace, "model deleted grace": c.ModelDeletedGrace,
 	} {
 		if d <= 0 {
-			bad = append(bad, fmt.Sprintf("%s must be positive, got %s", name, d))
+			bad = append(bad, Threshold{Name: name, Value: d})
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	slices.Sort(bad)
-	return fmt.Errorf("lifecycle: invalid config: %v", bad)
+	slices.SortFunc(bad, func(a, b Threshold) int { return strings.Compare(a.Name, b.Name) })
+	return &ConfigError{Bad: bad}
 }
 
 func newAlert(t AlertType, g Grant, at time.Time, format string, args ...any) Alert {

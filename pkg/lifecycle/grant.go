@@ -21,18 +21,20 @@ const (
 // State is where a grant is in its life.
 type State string
 
-// The states. An ended grant (retired or revoked) never becomes active again.
+// The states. Every state but Active is an end (Grant.Ended); only reconcile makes an ended grant active again,
+// when KMS still lists it (reconcile.go).
 const (
 	Active  State = "active"
 	Retired State = "retired"
 	Revoked State = "revoked"
-	// Gone is a grant KMS no longer lists although no end event was seen (EndedBy Reconciled, reconcile.go). Replay
-	// never reconciles, so the replay contract never shows it.
-	Gone State = "ended"
+	// Unlisted is a grant KMS no longer lists although no RetireGrant or RevokeGrant was seen (EndedBy Reconciled,
+	// reconcile.go). Its value, "ended", is what the query API and the CLI have always called it. Replay never
+	// reconciles, so the replay contract never shows it.
+	Unlisted State = "ended"
 )
 
-// DataAutomationKey is the encryption-context key that marks a Bedrock Data Automation grant.
-const DataAutomationKey = "aws:bedrock:data-automation-customer-account-id"
+// DataAutomationContextKey is the encryption-context key that marks a Bedrock Data Automation grant.
+const DataAutomationContextKey = "aws:bedrock:data-automation-customer-account-id"
 
 // Grant is what grantwatch knows about one KMS grant on one key.
 type Grant struct {
@@ -89,7 +91,7 @@ func (g Grant) State() State {
 	case RevokeGrant:
 		return Revoked
 	case Reconciled:
-		return Gone
+		return Unlisted
 	}
 	return Active
 }
@@ -97,7 +99,7 @@ func (g Grant) State() State {
 // Created reports whether the grant's CreateGrant has been seen.
 func (g Grant) Created() bool { return g.CreateEventID != "" }
 
-// Ended reports whether the grant has ended: retired, revoked, or found gone by reconcile.
+// Ended reports whether the grant has ended in any way: retired, revoked, or Unlisted by reconcile.
 func (g Grant) Ended() bool { return g.EndedBy != "" }
 
 // ActiveAt reports whether the grant existed and had not ended at t.

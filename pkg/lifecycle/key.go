@@ -487,7 +487,7 @@ func Classify(ev Event) (Kind, string) {
 
 func classify(c Caller, through bool, ops, constraintKeys []string) (Kind, string) {
 	switch {
-	case slices.Contains(constraintKeys, DataAutomationKey):
+	case slices.Contains(constraintKeys, DataAutomationContextKey):
 		return DataAutomation, dataAutomationReason(ops)
 	case c.Type == "AWSService":
 		return Secondary, "created by the Bedrock service itself (userIdentity.type AWSService, invokedBy " + c.InvokedBy + ")"
@@ -503,7 +503,7 @@ func classify(c Caller, through bool, ops, constraintKeys []string) (Kind, strin
 // InvokeDataAutomationAsync grant, which BDA retires after 30 hours, or the library/project grant (BDA's "primary
 // grant", with CreateGrant), which lives until its library is deleted and so is never alerted for its age.
 func dataAutomationReason(ops []string) string {
-	why := "its constraints name the encryption-context key " + DataAutomationKey
+	why := "its constraints name the encryption-context key " + DataAutomationContextKey
 	if slices.Contains(ops, CreateGrant) {
 		return why + "; with CreateGrant among its operations it is a library or project grant, which lives until " +
 			"its library is deleted and is not alerted for age"

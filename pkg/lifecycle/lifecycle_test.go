@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -26,7 +27,7 @@ var (
 
 // daGrant makes ev a Bedrock Data Automation CreateGrant.
 func daGrant(ev lifecycle.Event) lifecycle.Event {
-	ev.ConstraintKeys = []string{lifecycle.DataAutomationKey}
+	ev.ConstraintKeys = []string{lifecycle.DataAutomationContextKey}
 	return ev
 }
 
@@ -110,7 +111,7 @@ func TestIsBedrock(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	da := create("e", "g", t0, customerViaBedrock, allFour)
-	da.ConstraintKeys = []string{lifecycle.DataAutomationKey}
+	da.ConstraintKeys = []string{lifecycle.DataAutomationContextKey}
 	direct := create("e", "g", t0, alice, allFour) // names Bedrock as grantee, not made through Bedrock
 	tests := []struct {
 		name string
@@ -397,9 +398,12 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("DefaultConfig().Validate() = %v", err)
 	}
 	c := lifecycle.DefaultConfig()
-	c.SecondaryMaxAge = 0
-	if err := c.Validate(); err == nil {
-		t.Fatal("Validate() with zero max age = nil; want an error")
+	c.SecondaryMaxAge, c.JobGrace = 0, -time.Hour
+	err := c.Validate()
+	var ce *lifecycle.ConfigError
+	if !errors.Is(err, lifecycle.ErrInvalidConfig) || !errors.As(err, &ce) || len(ce.Bad) != 2 || ce.Bad[0].Name != "job grace" ||
+		ce.Bad[1] != (lifecycle.Threshold{Name: "secondary max age", Value: 0}) {
+		t.Fatalf("Validate() with a zero max age and a negative grace = %v; want a ConfigError naming both, sorted", err)
 	}
 }
 
@@ -464,10 +468,10 @@ func TestDataAutomationKindReason(t *testing.T) {
 			if _, err := k.Apply(daGrant(create("c1", "d", t0, customerViaBedrock, tt.ops)), lifecycle.DefaultConfig()); err != nil {
 				t.Fatal(err)
 			}
-			if why := k.Grants["d"].KindReason(); !strings.Contains(why, tt.want) || !strings.Contains(why, lifecycle.DataAutomationKey) {
-				t.Errorf("KindReason() = %q; want it to name %s and say %q", why, lifecycle.DataAutomationKey, tt.want)
+			if why := k.Grants["d"].KindReason(); !strings.Contains(why, tt.want) || !strings.Contains(why, lifecycle.DataAutomationContextKey) {
+				t.Errorf("KindReason() = %q; want it to name %s and say %q", why, lifecycle.DataAutomationContextKey, tt.want)
 			}
-			kind, why := lifecycle.ClassifyListed(lifecycle.ListedGrant{Operations: tt.ops, ConstraintKeys: []string{lifecycle.DataAutomationKey}})
+			kind, why := lifecycle.ClassifyListed(lifecycle.ListedGrant{Operations: tt.ops, ConstraintKeys: []string{lifecycle.DataAutomationContextKey}})
 			if kind != lifecycle.DataAutomation || !strings.Contains(why, tt.want) {
 				t.Errorf("ClassifyListed() = %s, %q; want data-automation saying %q", kind, why, tt.want)
 			}

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// GrantsPerKeyQuota is KMS's quota of grants per key (not adjustable). CreateGrant fails beyond it, so a key
-// that Bedrock keeps granting on would stop working for every new job.
+// GrantsPerKeyQuota is KMS's default quota of grants per KMS key. The quota is adjustable (KMS's resource quotas
+// page), so an account may have a higher one; grantwatch measures against the default. CreateGrant fails beyond
+// the quota, so a key that Bedrock keeps granting on would stop working for every new job.
 const GrantsPerKeyQuota = 50000
 
 // QuotaWarnPercent is the share of GrantsPerKeyQuota at which grant-quota is raised.

@@ -37,8 +37,8 @@ type ListedGrant struct {
 // Bedrock reports whether the grant is Bedrock's: its grantee or retiring principal is Bedrock.
 func (l ListedGrant) Bedrock() bool { return IsBedrock(l.Grantee) || IsBedrock(l.RetiringPrincipal) }
 
-// ReconcileReport says what Reconcile changed on one key.
-type ReconcileReport struct {
+// ReconcileChanges says what Reconcile changed on one key; app.ReconcileReport is the run's report for people.
+type ReconcileChanges struct {
 	Added []string // Bedrock grants KMS lists that were unknown, pending or ended here: now recorded as active
 	Ended []string // grants recorded active that KMS no longer lists: now ended with EndedBy Reconciled
 }
@@ -49,7 +49,7 @@ type ReconcileReport struct {
 func ClassifyListed(l ListedGrant) (Kind, string) {
 	const from = "recorded by reconcile from KMS ListGrants (no CreateGrant event was seen); "
 	switch {
-	case slices.Contains(l.ConstraintKeys, DataAutomationKey):
+	case slices.Contains(l.ConstraintKeys, DataAutomationContextKey):
 		return DataAutomation, from + dataAutomationReason(l.Operations)
 	case slices.Contains(l.Operations, CreateGrant):
 		return Primary, from + "CreateGrant is among its operations; ListGrants does not show who created it"
@@ -65,15 +65,15 @@ func ClassifyListed(l ListedGrant) (Kind, string) {
 //     is ended at `at` with EndedBy Reconciled; its alerts resolve.
 //
 // Pass the complete listing only: a partial one would end grants that exist. It needs ReconcileLoad(listed) loaded.
-func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result, ReconcileReport) {
+func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result, ReconcileChanges) {
 	if k.Grants == nil {
 		k.Grants = map[string]Grant{}
 	}
 	if nr, short := k.needs(ReconcileLoad(listed)); short {
-		return nr, ReconcileReport{}
+		return nr, ReconcileChanges{}
 	}
 	r := Result{Outcome: Applied}
-	var rep ReconcileReport
+	var rep ReconcileChanges
 	prev := map[string]Grant{} // the grants this reconcile changes, as they were
 	live := make(map[string]bool, len(listed))
 	for _, l := range listed {
@@ -156,7 +156,7 @@ func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result,
 	}
 	if s := k.Meta.Archive.SecondaryLatestCreate; relink && !s.IsZero() && !s.Before(from) {
 		if nr, short := k.needs(Load{Scope: ScopeAll}); short {
-			return nr, ReconcileReport{}
+			return nr, ReconcileChanges{}
 		}
 	}
 	if len(r.Changed) > 0 {
@@ -167,7 +167,7 @@ func (k *Key) Reconcile(listed []ListedGrant, at time.Time, cfg Config) (Result,
 			}
 		}
 		if nr, short := k.evaluate(&r, r.Changed, at, cfg); short {
-			return nr, ReconcileReport{}
+			return nr, ReconcileChanges{}
 		}
 		k.resolve(&r, r.Changed)
 		k.syncMeta(&r, r.Changed)

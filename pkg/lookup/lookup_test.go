@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/grantwatch/grantwatch/internal/lookuptest"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lookup"
-	"github.com/grantwatch/grantwatch/pkg/lookuptest"
 )
 
 // TestLookupPageClassifies: each record of a page is decided by trail.Classify, as live events are.

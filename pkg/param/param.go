@@ -55,7 +55,7 @@ func State(field, s string) (lifecycle.State, error) {
 		return st, nil
 	}
 	return "", &app.InputError{Field: field, Value: s, Problem: "is not one of " + join(app.States) +
-		` ("` + string(lifecycle.Gone) + `": no longer listed by KMS, and no RetireGrant or RevokeGrant recorded)`}
+		` ("` + string(lifecycle.Unlisted) + `": no longer listed by KMS, and no RetireGrant or RevokeGrant recorded)`}
 }
 
 func join[T ~string](values []T) string {
@@ -105,6 +105,21 @@ func Limit(field, s string) (int, error) {
 		return 0, &app.InputError{Field: field, Value: s, Problem: fmt.Sprintf("is out of range %d..%d", app.MinLimit, app.MaxLimit)}
 	}
 	return n, nil
+}
+
+// Optional parses the value named field in values, when there is one, into *into with parse, and adds its
+// problem to p. A field that is absent leaves *into as it is.
+func Optional[T any](p *Problems, values map[string]string, field string, parse func(field, s string) (T, error), into *T) {
+	v, ok := values[field]
+	if !ok {
+		return
+	}
+	t, err := parse(field, v)
+	if err != nil {
+		p.Check(err)
+		return
+	}
+	*into = t
 }
 
 // Problems gathers the input errors of one request or command line, so that all of them are reported at once.

@@ -76,8 +76,8 @@ func TestValues(t *testing.T) {
 	if at.Location() != time.UTC || !at.Equal(time.Date(2024, 5, 30, 8, 30, 0, 0, time.UTC)) {
 		t.Errorf("Time = %v; want 08:30 UTC", at)
 	}
-	if st, _ := param.State("state", "ended"); st != lifecycle.Gone {
-		t.Errorf(`State("ended") = %q; want lifecycle.Gone`, st)
+	if st, _ := param.State("state", "ended"); st != lifecycle.Unlisted {
+		t.Errorf(`State("ended") = %q; want lifecycle.Unlisted`, st)
 	}
 }
 
@@ -118,5 +118,22 @@ func TestProblems(t *testing.T) {
 	var ie *app.InputError
 	if err.Error() != want || !errors.Is(err, app.ErrInvalid) || !errors.As(err, &ie) || ie.Field != "activeAt" {
 		t.Errorf("two problems: %q; want %q, ErrInvalid, the first InputError", err, want)
+	}
+}
+
+func TestOptional(t *testing.T) {
+	var probs param.Problems
+	kind, state := lifecycle.Primary, lifecycle.Active
+	at := time.Time{}
+	qs := map[string]string{"kind": "secondary", "activeAt": "yesterday"}
+	param.Optional(&probs, qs, "kind", param.Kind, &kind)
+	param.Optional(&probs, qs, "state", param.State, &state)
+	param.Optional(&probs, qs, "activeAt", param.Time, &at)
+	if kind != lifecycle.Secondary || state != lifecycle.Active || !at.IsZero() {
+		t.Errorf("kind %s, state %s, activeAt %s; want secondary parsed, state left as it was, activeAt untouched", kind, state, at)
+	}
+	var ie *app.InputError
+	if len(probs) != 1 || !errors.As(probs.Err(), &ie) || ie.Field != "activeAt" {
+		t.Errorf("problems = %v; want the one of activeAt", probs)
 	}
 }

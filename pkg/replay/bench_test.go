@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/internal/trailgen"
 
 	"github.com/grantwatch/grantwatch/pkg/alert"
@@ -85,7 +85,7 @@ func workload(keys, secondariesPerKey int) [][]byte {
 // per op. Run with -cpu 1 for a per-core figure.
 func BenchmarkIngest(b *testing.B) {
 	events := workload(64, 16) // 64 keys, 16 secondaries each: 3,136 events
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := fixture.Quiet()
 	ctx := context.Background()
 	var svc *app.Service
 	b.ReportAllocs()
@@ -124,7 +124,7 @@ func oneKeyFile(tb testing.TB, n int) string {
 // replayFile runs what `grantwatch replay --json --at` runs on one file, in memory.
 func replayFile(tb testing.TB, path string, at time.Time) replay.Report {
 	tb.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := fixture.Quiet()
 	r := replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now).WithSweepTime(at))
 	if err := r.Paths(context.Background(), []string{path}); err != nil {
 		tb.Fatal(err)
@@ -194,7 +194,7 @@ func BenchmarkMixedTrail(b *testing.B) {
 			b.Fatalf("gunzip: %v", err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := fixture.Quiet()
 	ctx := context.Background()
 	replayOnce := func() {
 		r := replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now))

@@ -23,10 +23,10 @@ import (
 
 // Report is the contract's JSON object.
 type Report struct {
-	Grants []Grant      `json:"grants"`
-	Alerts []Alert      `json:"alerts"`
-	Stats  Stats        `json:"stats"`
-	Errors []InputError `json:"errors"`
+	Grants []Grant    `json:"grants"`
+	Alerts []Alert    `json:"alerts"`
+	Stats  Stats      `json:"stats"`
+	Errors []Rejected `json:"errors"`
 	// Inputs is a field the contract (grant-lifecycle.md §9) gained after stats: it is present only when the input
 	// held something besides events and records, so that every other replay prints what it always did.
 	Inputs *Inputs `json:"inputs,omitempty"`
@@ -78,8 +78,9 @@ type Stats struct {
 	Rejected   int `json:"rejected"`
 }
 
-// InputError names an input that was rejected and why.
-type InputError struct {
+// Rejected is an input replay could not use, as the report names it: where it came from and why (app.Rejection
+// is the form ingest stores; app.InputError is a bad value a caller typed, not a bad input file).
+type Rejected struct {
 	Source string `json:"source"`
 	Error  string `json:"error"`
 }
@@ -97,7 +98,7 @@ func Rules(cfg lifecycle.Config) lifecycle.Config {
 type Replayer struct {
 	svc    *app.Service
 	stats  Stats
-	errs   []InputError
+	errs   []Rejected
 	keys   map[string]bool
 	inputs Inputs
 	// Filter selects the files laid out as a trail archive by account, Region and date.
@@ -139,11 +140,11 @@ func (e *NoInputError) Unwrap() error { return ErrNoInput }
 // Files expands paths into the files to read: a file as given; a folder walked recursively for *.json, *.jsonl,
 // *.json.gz and *.jsonl.gz. All files are returned in lexical path order. A path that cannot be read is returned as
 // an error entry; the files a walk passes over are returned as skipped.
-func Files(paths []string) (files, skipped []string, errs []InputError) {
+func Files(paths []string) (files, skipped []string, errs []Rejected) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			errs = append(errs, InputError{Source: p, Error: "replay: " + err.Error()})
+			errs = append(errs, Rejected{Source: p, Error: "replay: " + err.Error()})
 			continue
 		}
 		if !info.IsDir() {
@@ -153,7 +154,7 @@ func Files(paths []string) (files, skipped []string, errs []InputError) {
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			switch {
 			case err != nil:
-				errs = append(errs, InputError{Source: path, Error: "replay: " + err.Error()})
+				errs = append(errs, Rejected{Source: path, Error: "replay: " + err.Error()})
 			case d.IsDir():
 			case Readable(path):
 				files = append(files, path)
@@ -163,7 +164,7 @@ func Files(paths []string) (files, skipped []string, errs []InputError) {
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, InputError{Source: p, Error: "replay: " + err.Error()})
+			errs = append(errs, Rejected{Source: p, Error: "replay: " + err.Error()})
 		}
 	}
 	slices.Sort(files)
@@ -300,7 +301,7 @@ func (r *Replayer) job(ctx context.Context, source string, ev lifecycle.JobEvent
 func (r *Replayer) reject(source string, err error) {
 	r.stats.Events++
 	r.stats.Rejected++
-	r.errs = append(r.errs, InputError{Source: source, Error: err.Error()})
+	r.errs = append(r.errs, Rejected{Source: source, Error: err.Error()})
 }
 
 // Finish runs one sweep at at and reports every Bedrock grant and alert on the keys the replay touched.
@@ -318,7 +319,7 @@ func (r *Replayer) Finish(ctx context.Context, at time.Time) (Report, error) {
 		rep.Inputs = &in
 	}
 	if rep.Errors == nil {
-		rep.Errors = []InputError{}
+		rep.Errors = []Rejected{}
 	}
 	keys := make([]string, 0, len(r.keys))
 	for k := range r.keys {

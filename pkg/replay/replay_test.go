@@ -17,9 +17,9 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/grantwatch/grantwatch/internal/golden"
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
-	"github.com/grantwatch/grantwatch/pkg/golden"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"

@@ -1,6 +1,6 @@
 package store
 
-// Backfill runs and checkpoints, and the keys reconcile visits. Items (no new index; TTL cleans them up):
+// Backfill runs and checkpoints, and the KMS keys reconcile visits. Items (no new index; TTL cleans them up):
 //
 //	item        pk                 sk                                  attributes
 //	run         BACKFILL#<runId>   RUN                                 runItem incl. version
@@ -188,7 +188,7 @@ func (t *Table) queryRun(ctx context.Context, runID, cond, sk string, each func(
 	return nil
 }
 
-// ReconcileKeys returns, sorted, the keys with recorded Bedrock grants, from the GrantsByKind index (one Query per
+// ReconcileKeys returns, sorted, the KMS keys with recorded Bedrock grants, from the GrantsByKind index (one Query per
 // kind, reading only keyArn; never a Scan). The index holds every reported grant, ended ones too: a key whose
 // grants have all ended can still hold a live grant whose events were lost.
 func (t *Table) ReconcileKeys(ctx context.Context) ([]string, error) {

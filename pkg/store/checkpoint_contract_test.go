@@ -10,7 +10,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
-// testCheckpoints is the checkpoint contract (issue 5) every app.CheckpointStore must meet.
+// testCheckpoints is the checkpoint contract every app.CheckpointStore must meet.
 func testCheckpoints(t *testing.T, newStore func(t *testing.T) app.CheckpointStore) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)

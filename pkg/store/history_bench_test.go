@@ -3,11 +3,10 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -47,7 +46,7 @@ func secondaryLife(i int, at time.Time) []lifecycle.Event {
 }
 
 func quietService(st app.Store, now time.Time) *app.Service {
-	return app.New(st, nil, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	return app.New(st, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return now })
 }
 
 // historyFixture returns a Memory holding the key with n ended secondaries, as ingest at historyNow leaves it.
@@ -77,7 +76,7 @@ func historyFixture(tb testing.TB, n int) *store.Memory {
 	return m
 }
 
-// historyLevels are the numbers of ended secondaries issue 8 measures at.
+// historyLevels are the numbers of ended secondaries the history-cost benchmarks measure at (BENCHMARKS.md).
 var historyLevels = []int{10, 100, 1000, 10000}
 
 // BenchmarkHistoryCostMemory: time per further event on a key with n ended secondaries, in memory, for each n of

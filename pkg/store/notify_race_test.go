@@ -3,12 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -33,7 +32,7 @@ func (c *countingNotifier) Notify(_ context.Context, n lifecycle.Notice) error {
 func testNotifyOnce(t *testing.T, st app.Store, racers int) {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := fixture.Quiet()
 	sent := &countingNotifier{sent: map[string]int{}}
 	clock := func() time.Time { return t0.Add(30 * time.Hour) }
 	plain := app.New(st, nil, lifecycle.DefaultConfig(), log, clock)

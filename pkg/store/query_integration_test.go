@@ -5,9 +5,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -15,46 +12,22 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/internal/fixture"
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
-	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
-var demoAt = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
-
-// querySet is the fixed set of scenarios the query tests read: new scenarios added to events/scenarios do not change
-// their expectations. 22 grants on 10 keys, and a hidden tombstone (06: a non-Bedrock grant retired).
-var querySet = []string{"01-primary-secondaries-retired", "02-long-lived-secondary", "03-orphaned-secondary", "04-retire-before-create", "06-non-bedrock", "07-knowledge-base", "08-data-automation", "11-use-after-retire", "12-scope-escalation", "14-unexpected-grantee-and-missing-retiring"}
-
-// replayDemo ingests the query scenarios into st.
-func replayDemo(t *testing.T, st app.Store) {
-	t.Helper()
-	svc := app.New(st, alert.Discard{}, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return demoAt })
-	r := replay.New(svc)
-	var paths []string
-	for _, d := range querySet {
-		paths = append(paths, filepath.Join("..", "..", "events", "scenarios", d))
-	}
-	if err := r.Paths(t.Context(), paths); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Finish(t.Context(), demoAt); err != nil {
-		t.Fatal(err)
-	}
-}
+// replayDemo ingests the query set into st.
+func replayDemo(t *testing.T, st app.Store) { fixture.ReplayQuerySet(t, st) }
 
 // walk reads every page of q with page size limit and returns the grant ids in order.
 func walk(t *testing.T, qs app.QueryStore, q app.GrantQuery, limit int) []string {
 	t.Helper()
-	var ids []string
 	q.Limit = limit
-	for page := 0; ; page++ {
-		if page > 200 {
-			t.Fatalf("%+v: more than 200 pages", q)
-		}
+	return fixture.Walk(t, 200, "", func(after string) ([]string, string, bool) {
+		q.After = after
 		p, err := qs.QueryGrants(context.Background(), q)
 		if err != nil {
 			t.Fatalf("QueryGrants(%+v) error = %v", q, err)
@@ -62,14 +35,12 @@ func walk(t *testing.T, qs app.QueryStore, q app.GrantQuery, limit int) []string
 		if len(p.Grants) > limit {
 			t.Fatalf("QueryGrants(%+v): %d grants on a page", q, len(p.Grants))
 		}
+		var ids []string
 		for _, g := range p.Grants {
 			ids = append(ids, g.ID)
 		}
-		if p.Next == "" {
-			return ids
-		}
-		q.After = p.Next
-	}
+		return ids, p.Next, p.Next != ""
+	})
 }
 
 // TestReaderMatchesMemory: the DynamoDB read side (indexes written by SaveKey, key conditions, positions) returns
@@ -81,7 +52,7 @@ func TestReaderMatchesMemory(t *testing.T) {
 	replayDemo(t, mem)
 	rd := store.NewReader(client, tableName)
 
-	key := func(n string) string { return "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-" + n }
+	key := fixture.DemoKey
 	active := func(g lifecycle.Grant) bool { return !g.Ended() }
 	queries := []app.GrantQuery{
 		{KeyARN: key("010000000001")},
@@ -167,9 +138,9 @@ func TestReaderIssuesNoScan(t *testing.T) {
 	proxyURL, calls := testenv.CountingProxy(t)
 	cfg := testenv.AWSConfig()
 	cfg.BaseEndpoint = &proxyURL
-	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(cfg), tableName), func() time.Time { return demoAt })
+	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(cfg), tableName), func() time.Time { return fixture.DemoAt })
 	ctx := t.Context()
-	if _, err := q.AllGrants(ctx, app.Filter{ActiveAt: demoAt.Add(-30 * time.Hour)}, 1000); err != nil {
+	if _, err := q.AllGrants(ctx, app.Filter{ActiveAt: fixture.DemoAt.Add(-30 * time.Hour)}, 1000); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := q.History(ctx, "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f", ""); err != nil {

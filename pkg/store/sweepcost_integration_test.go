@@ -5,8 +5,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -181,7 +180,7 @@ func sweepCost(tb testing.TB, client *dynamodb.Client) (*readCounter, float64, a
 		units += u
 		mu.Unlock()
 	})
-	svc := app.New(tbl, nil, lifecycle.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return sweepAt })
+	svc := app.New(tbl, nil, lifecycle.DefaultConfig(), fixture.Quiet(), func() time.Time { return sweepAt })
 	rep, err := svc.Sweep(context.Background(), sweepAt)
 	if err != nil {
 		tb.Fatal(err)

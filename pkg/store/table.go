@@ -122,7 +122,8 @@ func (t *Table) report(op string, cc ...types.ConsumedCapacity) {
 	t.consumed(op, units)
 }
 
-func (t *Table) itemKey(pk, sk string) map[string]types.AttributeValue {
+// primaryKey is the DynamoDB primary key of an item (not a KMS key).
+func (t *Table) primaryKey(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}
 }
 
@@ -165,7 +166,7 @@ func (t *Table) LoadKey(ctx context.Context, keyARN string, l lifecycle.Load) (l
 func (t *Table) loadUsage(ctx context.Context, k *lifecycle.Key) error {
 	out, err := t.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:              aws.String(t.name),
-		Key:                    t.itemKey(keyPrefix+k.ARN, usageSK),
+		Key:                    t.primaryKey(keyPrefix+k.ARN, usageSK),
 		ConsistentRead:         aws.Bool(true), // a write we just lost a race to must be visible to the retry
 		ReturnConsumedCapacity: t.returnConsumed(),
 	})
@@ -184,21 +185,21 @@ func (t *Table) loadUsage(ctx context.Context, k *lifecycle.Key) error {
 // loadGrants reads the named grants from both places and, when asked, the meta item and the archived primaries'
 // record, with consistent BatchGetItem calls (unprocessed keys are asked for again).
 func (t *Table) loadGrants(ctx context.Context, k *lifecycle.Key, ids []string, withMeta, withPrimaries bool) error {
-	var keys []map[string]types.AttributeValue
+	var primaryKeys []map[string]types.AttributeValue
 	pk := keyPrefix + k.ARN
 	if withMeta {
-		keys = append(keys, t.itemKey(pk, metaSK))
+		primaryKeys = append(primaryKeys, t.primaryKey(pk, metaSK))
 	}
 	if withPrimaries {
-		keys = append(keys, t.itemKey(pk, primariesSK))
+		primaryKeys = append(primaryKeys, t.primaryKey(pk, primariesSK))
 	}
-	if len(keys) == 0 && len(ids) == 0 {
+	if len(primaryKeys) == 0 && len(ids) == 0 {
 		return nil
 	}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
-		keys = append(keys, t.itemKey(pk, grantPrefix+id), t.itemKey(pk, archivePrefix+id))
+		primaryKeys = append(primaryKeys, t.primaryKey(pk, grantPrefix+id), t.primaryKey(pk, archivePrefix+id))
 	}
-	for chunk := range slices.Chunk(keys, maxBatchGet) {
+	for chunk := range slices.Chunk(primaryKeys, maxBatchGet) {
 		pending := map[string]types.KeysAndAttributes{t.name: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(pending) > 0; attempt++ {
 			if attempt > 0 {
@@ -394,7 +395,7 @@ func (t *Table) grantWrites(keyARN string, g lifecycle.Grant, moved bool) ([]wri
 	if !g.Archived {
 		from = archivePrefix + g.ID
 	}
-	del := write{name: name, delete: &types.Delete{TableName: aws.String(t.name), Key: t.itemKey(keyPrefix+keyARN, from),
+	del := write{name: name, delete: &types.Delete{TableName: aws.String(t.name), Key: t.primaryKey(keyPrefix+keyARN, from),
 		ConditionExpression:       aws.String("version = :v"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(g.Version)}}}
 	return []write{del, w}, nil

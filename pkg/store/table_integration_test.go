@@ -3,7 +3,6 @@
 package store_test
 
 import (
-	"context"
 	"os"
 	"reflect"
 	"testing"
@@ -13,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/store"
-	"github.com/grantwatch/grantwatch/pkg/testenv"
 )
 
 const tableName = "grantwatch-test"
@@ -25,11 +24,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // newTable wipes moto and creates a fresh table, so every test starts empty.
 func newTable(tb testing.TB) (*store.Table, *dynamodb.Client) {
 	tb.Helper()
-	testenv.Reset(tb)
-	client := dynamodb.NewFromConfig(testenv.AWSConfig())
-	if err := store.CreateTable(context.Background(), client, tableName); err != nil {
-		tb.Fatalf("CreateTable(%s) error = %v", tableName, err)
-	}
+	client := testenv.Table(tb, tableName)
 	return store.New(client, tableName), client
 }
 
@@ -88,7 +83,7 @@ func TestCreateTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DescribeTable() error = %v", err)
 	}
-	// Issue 4 added the read-side indexes GrantsByKind (INCLUDE) and GrantsById (KEYS_ONLY).
+	// The read side has the indexes GrantsByKind (INCLUDE) and GrantsById (KEYS_ONLY).
 	got := map[string]types.ProjectionType{}
 	for _, g := range desc.Table.GlobalSecondaryIndexes {
 		got[aws.ToString(g.IndexName)] = g.Projection.ProjectionType

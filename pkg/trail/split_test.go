@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grantwatch/grantwatch/pkg/golden"
+	"github.com/grantwatch/grantwatch/internal/golden"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )

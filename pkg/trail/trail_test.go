@@ -15,7 +15,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
-// The verbatim AWS samples (copied byte for byte from the project's shared samples; sources in SOURCES.md there).
+// The verbatim AWS samples (copied byte for byte from the project's shared samples; sources in testdata/aws-samples/SOURCES.md).
 var samplesDir = filepath.Join("testdata", "aws-samples")
 
 const (
@@ -76,7 +76,7 @@ func variant(tb testing.TB, name, fields string) []byte {
 
 // kmsEnvelope wraps the primary model-copy CreateGrant in the S3 EventBridge envelope sample, with source aws.kms,
 // keeping the sample's key order (detail-type before detail, as EventBridge writes). No public sample of a KMS
-// EventBridge event exists; its detail is the same CloudTrail record (SOURCES.md).
+// EventBridge event exists; its detail is the same CloudTrail record (testdata/aws-samples/SOURCES.md).
 func kmsEnvelope(tb testing.TB) []byte {
 	tb.Helper()
 	env := string(readSample(tb, s3EnvelopeSample))

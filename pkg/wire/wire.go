@@ -1,6 +1,6 @@
 // Package wire is the composition root the Lambda functions share: configuration from the environment, AWS
-// clients, the store and the use-case service with its alert delivery. Each functions/<name>/main.go adds only
-// what is its own (its handler and any extra client).
+// clients, the store and the use-case service with its alert delivery, and the start of the Lambda runtime. Each
+// functions/<name>/main.go adds only what is its own: its handler and any extra client.
 package wire
 
 import (
@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -50,4 +52,17 @@ func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
 	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval).WithJobs(st)
 	metrics := emf.New(os.Stdout, time.Now, os.Getenv("AWS_LAMBDA_LOG_LEVEL")) // the level lambdacontext.NewLogger reads
 	return Deps{Config: cfg, AWS: awsCfg, Log: log, Store: st, Service: svc, Metrics: metrics}, nil
+}
+
+// Start is the whole main of a function: Lambda's logger (lambdacontext.NewLogger, which follows the function's
+// logging configuration), the dependencies (Load), the handler handler builds from them, and lambda.Start. A
+// failure before the first invocation is logged and ends the process, which Lambda reports as an init error.
+func Start(handler func(d Deps) any) {
+	slog.SetDefault(lambdacontext.NewLogger())
+	d, err := Load(context.Background(), slog.Default())
+	if err != nil {
+		slog.Error("init failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(handler(d))
 }

@@ -59,9 +59,13 @@ func Reset(t testing.TB) {
 }
 
 // Env returns the environment variables that point the AWS SDK and CLI at moto.
-func Env() []string {
+func Env() []string { return EnvAt(endpoint) }
+
+// EnvAt returns the environment variables that point the AWS SDK and CLI at url (a proxy in front of moto, a port
+// nothing listens on), with moto's test credentials and Region.
+func EnvAt(url string) []string {
 	return []string{
-		"AWS_ENDPOINT_URL=" + endpoint,
+		"AWS_ENDPOINT_URL=" + url,
 		"AWS_ACCESS_KEY_ID=test",
 		"AWS_SECRET_ACCESS_KEY=test",
 		"AWS_REGION=" + Region,

@@ -1,12 +1,15 @@
-// Command echo is a tiny Lambda function for testing lambdatest with the real aws-lambda-go runtime client.
-// The payload says what to do: {"error":"msg"} fails, {"exit":3} exits, {"sleep":"2s"} waits (or until the
-// deadline), {"env":"NAME"} returns that variable; anything else is echoed with the invocation's context.
+// Command echo is a tiny Lambda function for testing lambdatest with the real aws-lambda-go runtime client. With
+// ECHO_FAIL_INIT set it fails before taking any invocation, as a function missing its configuration does. The
+// payload says what to do: {"error":"msg"} fails, {"exit":3} exits, {"sleep":"2s"} waits (or until the
+// deadline), {"hang":"2s"} waits whatever the deadline, {"env":"NAME"} returns that variable; anything else is
+// echoed with the invocation's context.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -18,6 +21,7 @@ type request struct {
 	Error string `json:"error"`
 	Exit  *int   `json:"exit"`
 	Sleep string `json:"sleep"`
+	Hang  string `json:"hang"`
 	Env   string `json:"env"`
 }
 
@@ -38,6 +42,13 @@ func handle(ctx context.Context, raw json.RawMessage) (reply, error) {
 	}
 	if req.Exit != nil {
 		os.Exit(*req.Exit)
+	}
+	if req.Hang != "" { // deaf to the deadline, as a handler stuck in a call without a context is
+		d, err := time.ParseDuration(req.Hang)
+		if err != nil {
+			return reply{}, err
+		}
+		time.Sleep(d)
 	}
 	if req.Sleep != "" {
 		d, err := time.ParseDuration(req.Sleep)
@@ -63,4 +74,10 @@ func handle(ctx context.Context, raw json.RawMessage) (reply, error) {
 	return out, nil
 }
 
-func main() { lambda.Start(handle) }
+func main() {
+	if msg := os.Getenv("ECHO_FAIL_INIT"); msg != "" {
+		fmt.Fprintln(os.Stderr, "init failed:", msg)
+		os.Exit(1)
+	}
+	lambda.Start(handle)
+}

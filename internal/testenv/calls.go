@@ -1,9 +1,11 @@
 package testenv
 
-// Issue 4: helpers for tests that cannot use TestMain (their package already has one) and for counting the
-// DynamoDB operations a process makes, whether in this process or a child (a CLI binary, a Lambda bootstrap).
+// Helpers for tests that cannot use TestMain (their package already has one), for a fresh grant table, and for
+// counting the DynamoDB operations a process makes, whether in this process or a child (a CLI binary, a Lambda
+// bootstrap).
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -11,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
 // Start starts moto_server for one test (when Main has not already), and stops it when the test ends. Endpoint,
@@ -28,6 +34,18 @@ func Start(t testing.TB) {
 		stop()
 		endpoint = ""
 	})
+}
+
+// Table resets moto and creates the grant table named name on it (store.CreateTable), for a test that starts from
+// nothing. It returns a DynamoDB client on moto.
+func Table(t testing.TB, name string) *dynamodb.Client {
+	t.Helper()
+	Reset(t)
+	client := dynamodb.NewFromConfig(AWSConfig())
+	if err := store.CreateTable(context.Background(), client, name); err != nil {
+		t.Fatalf("testenv: create table %s: %v", name, err)
+	}
+	return client
 }
 
 // Calls counts the DynamoDB operations that pass through a recording proxy in front of moto.
@@ -75,4 +93,18 @@ func CountingProxy(t testing.TB) (string, *Calls) {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, calls
+}
+
+// CheckReadOnly fails t unless who made Query and GetItem calls, and no other: a read path must never Scan or write.
+func (c *Calls) CheckReadOnly(t testing.TB, who string) {
+	t.Helper()
+	got := c.Counts()
+	if got["Scan"] != 0 || got["Query"] == 0 || got["GetItem"] == 0 {
+		t.Errorf("DynamoDB calls of %s = %v; want Query and GetItem, never Scan", who, got)
+	}
+	for op := range got {
+		if op != "Query" && op != "GetItem" {
+			t.Errorf("%s called %s (%v)", who, op, got)
+		}
+	}
 }

@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grantwatch/grantwatch/pkg/lambdatest"
+	"github.com/grantwatch/grantwatch/internal/lambdatest"
 )
 
-// echo is the bootstrap built from testdata/echo (the real aws-lambda-go runtime client) for the host.
-var echo string
+// echo is the bootstrap built from testdata/echo (the real aws-lambda-go runtime client) for the host, with the
+// emulator beside it.
+var echo lambdatest.Function
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -28,28 +29,26 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "lambdatest: the go command is not on PATH; the tests build a bootstrap with it")
-		return 1
-	}
-	echo = filepath.Join(dir, "bootstrap")
-	build := exec.Command(gobin, "build", "-tags", "lambda.norpc", "-o", echo, "./testdata/echo")
+	echo.Bootstrap = filepath.Join(dir, "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", echo.Bootstrap, "./testdata/echo")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "lambdatest: build testdata/echo: %v\n%s", err, out)
 		return 1
 	}
+	if echo.Emulator, err = lambdatest.BuildEmulator(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "lambdatest:", err)
+		return 1
+	}
 	return m.Run()
 }
 
+// reply is testdata/echo's answer; its JSON names match the fields', so no tags are needed.
 type reply struct {
-	Payload      json.RawMessage `json:"payload"`
-	RequestID    string          `json:"requestId"`
-	FunctionARN  string          `json:"functionArn"`
-	FunctionName string          `json:"functionName"`
-	HasDeadline  bool            `json:"hasDeadline"`
-	Env          *string         `json:"env"`
+	Payload                              json.RawMessage
+	RequestID, FunctionARN, FunctionName string
+	HasDeadline                          bool
+	Env                                  *string
 }
 
 func invoke(t *testing.T, rt *lambdatest.Runtime, payload string) (reply, *lambdatest.InvokeError) {
@@ -72,7 +71,7 @@ func invoke(t *testing.T, rt *lambdatest.Runtime, payload string) (reply, *lambd
 func TestInvokeEchoesWithContext(t *testing.T) {
 	rt := lambdatest.Start(t, echo, []string{"AWS_LAMBDA_FUNCTION_NAME=echo-fn", "GREETING=hello"})
 	seen := map[string]bool{}
-	for i := range 20 {
+	for i := range 5 {
 		payload := fmt.Sprintf(`{"n":%d,"env":"GREETING"}`, i)
 		got, fnErr := invoke(t, rt, payload)
 		if fnErr != nil {
@@ -85,8 +84,8 @@ func TestInvokeEchoesWithContext(t *testing.T) {
 			t.Errorf("request id %q is empty or repeated", got.RequestID)
 		}
 		seen[got.RequestID] = true
-		if !strings.HasPrefix(got.FunctionARN, "arn:aws:lambda:") || !got.HasDeadline {
-			t.Errorf("context: arn %q, deadline %v; want an ARN and a deadline", got.FunctionARN, got.HasDeadline)
+		if !strings.HasPrefix(got.FunctionARN, "arn:aws:lambda:") || !strings.HasSuffix(got.FunctionARN, ":echo-fn") || !got.HasDeadline {
+			t.Errorf("context: arn %q, deadline %v; want the function's ARN and a deadline", got.FunctionARN, got.HasDeadline)
 		}
 		if got.FunctionName != "echo-fn" {
 			t.Errorf("function name = %q; want the env override echo-fn", got.FunctionName)
@@ -108,8 +107,8 @@ func TestInvokeIsolatesEnvironment(t *testing.T) {
 		t.Errorf("host variable inside the function = %v; want it unset", got.Env)
 	}
 	got, _ = invoke(t, rt, `{"env":"AWS_LAMBDA_RUNTIME_API"}`)
-	if got.Env == nil || *got.Env != rt.Addr() || !strings.HasPrefix(rt.Addr(), "127.0.0.1:") {
-		t.Errorf("AWS_LAMBDA_RUNTIME_API = %v, Addr() = %s; want the same loopback address", got.Env, rt.Addr())
+	if got.Env == nil || !strings.HasPrefix(*got.Env, "127.0.0.1:") {
+		t.Errorf("AWS_LAMBDA_RUNTIME_API = %v; want the emulator's loopback address", got.Env)
 	}
 }
 
@@ -120,9 +119,7 @@ func TestInvokeFunctionErrors(t *testing.T) {
 	}{
 		{name: "handler error", payload: `{"error":"boom requested"}`, wantType: "errorString", wantMessage: "boom requested"},
 		{name: "undecodable payload", payload: `not json`, wantType: "SyntaxError", wantMessage: "invalid character"},
-		{name: "function timeout", payload: `{"sleep":"1m"}`, wantType: "deadlineExceededError", wantMessage: "deadline exceeded"},
 	}
-	rt.Timeout = 500 * time.Millisecond
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, fnErr := invoke(t, rt, tt.payload)
@@ -140,6 +137,20 @@ func TestInvokeFunctionErrors(t *testing.T) {
 	}
 }
 
+// TestInvokeTimeout: the deadline is the function timeout; past it the invocation fails, and the function is
+// started again for the next one.
+func TestInvokeTimeout(t *testing.T) {
+	rt := lambdatest.Start(t, echo, []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, fnErr, err := rt.Invoke(ctx, []byte(`{"hang":"1m"}`)); err == nil || fnErr != nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("Invoke(sleep past the timeout) = fnErr %v, err %v; want a timeout error", fnErr, err)
+	}
+	if _, fnErr := invoke(t, rt, `{}`); fnErr != nil {
+		t.Fatalf("after the timeout: function error = %v", fnErr)
+	}
+}
+
 func TestInvokeProcessExit(t *testing.T) {
 	rt := lambdatest.Start(t, echo, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -148,8 +159,21 @@ func TestInvokeProcessExit(t *testing.T) {
 	if err == nil || fnErr != nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Fatalf("Invoke(exit 3) = fnErr %v, err %v; want err naming exit status 3", fnErr, err)
 	}
-	if _, _, err := rt.Invoke(ctx, []byte(`{}`)); err == nil {
-		t.Fatal("Invoke after exit: error = nil; want one")
+	if _, fnErr := invoke(t, rt, `{}`); fnErr != nil { // Lambda starts a new runtime, as the emulator does
+		t.Fatalf("after the exit: function error = %v", fnErr)
+	}
+}
+
+func TestInvokeInitFailure(t *testing.T) {
+	rt := lambdatest.Start(t, echo, []string{"ECHO_FAIL_INIT=TABLE_NAME is required"})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	_, fnErr, err := rt.Invoke(ctx, []byte(`{}`))
+	if err == nil || fnErr != nil {
+		t.Fatalf("Invoke of a function that fails at init = fnErr %v, err %v; want err", fnErr, err)
+	}
+	if !strings.Contains(rt.Logs(), "init failed: TABLE_NAME is required") {
+		t.Errorf("logs lack the function's init message:\n%s", rt.Logs())
 	}
 }
 
@@ -168,25 +192,25 @@ func TestInvokeContextCancel(t *testing.T) {
 	}
 }
 
-func TestCleanupStopsProcess(t *testing.T) {
-	var pid int
+func TestCleanupStopsProcesses(t *testing.T) {
+	var pids []int
 	t.Run("start", func(t *testing.T) {
 		rt := lambdatest.Start(t, echo, nil)
-		pid = rt.PID()
 		if _, fnErr := invoke(t, rt, `{}`); fnErr != nil {
 			t.Fatal(fnErr)
 		}
-		if rt.InitError() != nil {
-			t.Errorf("InitError() = %v; want nil", rt.InitError())
-		}
+		pids = rt.PIDs()
+		go rt.Invoke(context.Background(), []byte(`{"sleep":"1m"}`)) // still running at cleanup
+		time.Sleep(200 * time.Millisecond)
 	})
-	// After the subtest's cleanup the process is gone: signal 0 fails for a reaped PID.
-	p, err := os.FindProcess(pid)
-	if err == nil {
-		err = p.Signal(syscall.Signal(0))
+	if len(pids) != 2 {
+		t.Fatalf("PIDs() = %v; want the emulator's and the bootstrap's", pids)
 	}
-	if err == nil {
-		t.Errorf("process %d still running after cleanup", pid)
+	// After the subtest's cleanup both are gone (reaped, or at least no longer signalable).
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("signal 0 to process %d after cleanup = %v; want ESRCH", pid, err)
+		}
 	}
 }
 
@@ -194,10 +218,10 @@ func TestStartMissingBinary(t *testing.T) {
 	ft := &fatalRecorder{TB: t}
 	func() {
 		defer func() { _ = recover() }()
-		lambdatest.Start(ft, filepath.Join(t.TempDir(), "nope"), nil)
+		lambdatest.Start(ft, lambdatest.Function{Bootstrap: echo.Bootstrap, Emulator: filepath.Join(t.TempDir(), "nope")}, nil)
 	}()
 	if !strings.Contains(ft.msg, "start") {
-		t.Errorf("Start(missing binary) fatal message = %q; want a start error", ft.msg)
+		t.Errorf("Start(missing emulator) fatal message = %q; want a start error", ft.msg)
 	}
 }
 

@@ -5,9 +5,10 @@ import (
 	"fmt"
 )
 
-// The kinds of query failure, for errors.Is. The edges map them, and only them: ErrInvalid to a usage error (CLI
-// exit 2) or HTTP 400, ErrNotFound to exit 3 or HTTP 404; anything else is a failure (exit 1, HTTP 500). Their
-// texts are written for people and carry no package name, because they end up in messages as they are.
+// The kinds of failure the use cases report to their callers, for errors.Is. The edges map them, and only them:
+// ErrInvalid to a usage error (CLI exit 2) or HTTP 400, ErrNotFound to exit 3 or HTTP 404; anything else is a
+// failure (exit 1, HTTP 500). Their texts are written for people and carry no package name, because they end up
+// in messages as they are.
 var (
 	// ErrInvalid: a value the caller gave cannot be used. Parsers at the edges return it as an *InputError.
 	ErrInvalid = errors.New("invalid input")
@@ -28,11 +29,13 @@ func (k *subKind) Error() string { return k.text }
 func (k *subKind) Unwrap() error { return k.parent }
 
 // InputError is a value a caller gave that cannot be used, in the manner of *fs.PathError: the field as the caller
-// named it (a flag, a query parameter, an event field), the value as given, and the problem. It is an ErrInvalid.
+// named it (a flag, a query parameter, an event field), the value as given, and the problem. It is an ErrInvalid,
+// and also its Kind when one is set.
 type InputError struct {
 	Field   string // "--active-at", "activeAt", "limit"; empty when the problem is not one field's
 	Value   string // as given; empty when there is none
 	Problem string // for people, e.g. "is not an RFC 3339 time such as 2024-06-01T00:00:00Z"
+	Kind    error  // a narrower kind of ErrInvalid (ErrBadBackfill, ErrBadCursor); nil for ErrInvalid alone
 }
 
 // Error reads `field "value" problem`, or `field problem` when there is no value, or the problem alone.
@@ -46,4 +49,10 @@ func (e *InputError) Error() string {
 	return fmt.Sprintf("%s %q %s", e.Field, e.Value, e.Problem)
 }
 
-func (e *InputError) Unwrap() error { return ErrInvalid }
+// Unwrap returns the kind: Kind when set (itself an ErrInvalid), else ErrInvalid.
+func (e *InputError) Unwrap() error {
+	if e.Kind != nil {
+		return e.Kind
+	}
+	return ErrInvalid
+}

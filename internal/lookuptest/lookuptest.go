@@ -20,8 +20,8 @@ import (
 	"time"
 )
 
-// Targets are the X-Amz-Target values of LookupEvents: botocore sends the long form, the Go SDK (cloudtrail
-// v1.56.0, serializers.go) the short one.
+// Targets are the X-Amz-Target values of LookupEvents: botocore sends the long form, the Go SDK (the serializers
+// of cloudtrail v1.56.0) the short one.
 var Targets = []string{"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "CloudTrail_20131101.LookupEvents"}
 
 // Options configure a Server. Zero Rate means no limit.
