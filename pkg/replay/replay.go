@@ -102,7 +102,11 @@ type Replayer struct {
 	inputs Inputs
 	// Filter selects the files laid out as a trail archive by account, Region and date.
 	Filter trail.ArchiveFilter
+	// Progress, when set, is told how far the replay is: as each file opens and every progressEvery events.
+	Progress func(file string, files int, s Stats)
 }
+
+const progressEvery = 1000
 
 // New returns a Replayer that ingests through svc.
 func New(svc *app.Service) *Replayer { return &Replayer{svc: svc, keys: map[string]bool{}} }
@@ -230,6 +234,9 @@ func (r *Replayer) input(ctx context.Context, in Input) error {
 	}
 	defer body.Close()
 	r.inputs.Files++
+	if r.Progress != nil {
+		r.Progress(in.Name, r.inputs.Files, r.stats)
+	}
 	return trail.Read(ctx, in.Name, body, func(it trail.Item) error { return r.item(ctx, it) })
 }
 
@@ -272,6 +279,9 @@ func (r *Replayer) item(ctx context.Context, it trail.Item) error {
 	r.stats.Events++
 	r.count(res.Outcome)
 	r.keys[ev.KeyARN] = true
+	if r.Progress != nil && r.stats.Events%progressEvery == 0 {
+		r.Progress(it.Source, r.inputs.Files, r.stats)
+	}
 	return nil
 }
 
