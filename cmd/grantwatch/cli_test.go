@@ -17,7 +17,7 @@ import (
 )
 
 // packagePrefix is an internal package name at the start of a message or after ": ": people should never see one.
-var packagePrefix = regexp.MustCompile(`(^|: )(store|app|lifecycle|trail|lookup|archive|inventory|alert|replay\.|param):`)
+var packagePrefix = regexp.MustCompile(`(^|: )(store|app|lifecycle|trail|lookup|archive|inventory|alert):`)
 
 // runBinEnv runs the built binary with exactly env, killed after limit so that a hang fails the test instead of
 // stalling it.
@@ -387,5 +387,25 @@ func TestConventions(t *testing.T) {
 	}
 	if _, stderr, code := cli(t.Context()); code != 0 || stderr != "" {
 		t.Errorf("grantwatch alone: exit %d, %s; want its help", code, stderr)
+	}
+}
+
+// TestRejectedInputs: the people's view of a replay names each rejected input once, in the Source column, and says
+// what is wrong with it without the decoder's package name; the JSON keeps the contract's text.
+func TestRejectedInputs(t *testing.T) {
+	dir := filepath.Join(scenarios, "09-malformed")
+	stdout, stderr, code := cli(t.Context(), "replay", "--at", at, dir, "/no/such/path")
+	rejected := stdout[strings.Index(stdout, "Rejected ("):]
+	for _, want := range []string{"Rejected (4)", "/no/such/path", "no such file or folder: check the path", "02-not-json.json",
+		"invalid JSON at byte 0 (line 1)", "CreateGrant has no responseElements.grantId"} {
+		if !strings.Contains(rejected, want) {
+			t.Errorf("rejected inputs lack %q:\n%s", want, rejected)
+		}
+	}
+	if code != exitRejected || packagePrefix.MatchString(rejected) || strings.Contains(rejected, "trail:") {
+		t.Errorf("exit %d; the table names packages:\n%s\n%s", code, rejected, stderr)
+	}
+	if stdout, _, _ := cli(t.Context(), "replay", "--json", "--at", at, dir); !strings.Contains(stdout, `"error": "trail: `) {
+		t.Errorf("--json changed the contract's error text:\n%s", stdout)
 	}
 }

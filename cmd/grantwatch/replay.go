@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
 // maxParallel bounds --parallel: more downloads at once than this only queue behind the replay.
@@ -222,7 +224,36 @@ func printReport(p *printer, rep replay.Report, at time.Time) error {
 	}
 	rows = rows[:0]
 	for _, e := range rep.Errors {
-		rows = append(rows, []string{e.Source, e.Error})
+		rows = append(rows, []string{e.Source, rejection(e)})
 	}
 	return p.table("\nRejected ("+itoa(len(rows))+")", []col{{head: "Source", fit: arn, min: 30}, {head: "Error", fit: text, min: 30}}, rows)
+}
+
+// rejection words why an input was rejected for the table, whose Source column names it already: what the decoder
+// found, without the package that found it.
+func rejection(e replay.InputError) string {
+	var (
+		te *trail.Error
+		pe *fs.PathError
+	)
+	switch {
+	case errors.As(e.Err, &te):
+		var parts []string
+		if te.Context != "" {
+			parts = append(parts, te.Context)
+		}
+		if te.EventID != "" {
+			parts = append(parts, "event "+te.EventID)
+		}
+		why := te.Reason
+		if te.Err != nil && !errors.Is(te.Err, trail.ErrIgnored) {
+			why += ": " + te.Err.Error()
+		}
+		return strings.Join(append(parts, why), ": ")
+	case errors.As(e.Err, &pe) && errors.Is(pe.Err, fs.ErrNotExist):
+		return "no such file or folder: check the path"
+	case errors.As(e.Err, &pe):
+		return "cannot read it: " + pe.Err.Error()
+	}
+	return e.Error
 }

@@ -82,6 +82,7 @@ type Stats struct {
 type InputError struct {
 	Source string `json:"source"`
 	Error  string `json:"error"`
+	Err    error  `json:"-"` // what Error says, typed (a *trail.Error, an *fs.PathError), for callers that word it
 }
 
 // Rules returns cfg as replay applies it. Replay's input is complete: when the sweep at --at runs, no grant event is
@@ -147,7 +148,7 @@ func Files(paths []string) (files, skipped []string, errs []InputError) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			errs = append(errs, InputError{Source: p, Error: "replay: " + err.Error()})
+			errs = append(errs, InputError{Source: p, Error: "replay: " + err.Error(), Err: err})
 			continue
 		}
 		if !info.IsDir() {
@@ -157,7 +158,7 @@ func Files(paths []string) (files, skipped []string, errs []InputError) {
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			switch {
 			case err != nil:
-				errs = append(errs, InputError{Source: path, Error: "replay: " + err.Error()})
+				errs = append(errs, InputError{Source: path, Error: "replay: " + err.Error(), Err: err})
 			case d.IsDir():
 			case Readable(path):
 				files = append(files, path)
@@ -167,7 +168,7 @@ func Files(paths []string) (files, skipped []string, errs []InputError) {
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, InputError{Source: p, Error: "replay: " + err.Error()})
+			errs = append(errs, InputError{Source: p, Error: "replay: " + err.Error(), Err: err})
 		}
 	}
 	slices.Sort(files)
@@ -184,7 +185,7 @@ func (r *Replayer) Paths(ctx context.Context, paths []string) error {
 		return &NoInputError{Paths: paths}
 	}
 	for _, e := range errs {
-		r.reject(e.Source, errors.New(e.Error))
+		r.reject(e.Source, fmt.Errorf("replay: %w", e.Err)) // the same text as e.Error
 	}
 	r.inputs.SkippedFiles += len(skipped)
 	r.inputs.Skipped = append(r.inputs.Skipped, skipped...)
@@ -310,7 +311,7 @@ func (r *Replayer) job(ctx context.Context, source string, ev lifecycle.JobEvent
 func (r *Replayer) reject(source string, err error) {
 	r.stats.Events++
 	r.stats.Rejected++
-	r.errs = append(r.errs, InputError{Source: source, Error: err.Error()})
+	r.errs = append(r.errs, InputError{Source: source, Error: err.Error(), Err: err})
 }
 
 // Finish runs one sweep at at and reports every Bedrock grant and alert on the keys the replay touched.
