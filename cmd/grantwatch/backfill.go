@@ -119,14 +119,12 @@ func badWindow(req app.BackfillRequest, since, until string, err error) error {
 func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers int) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s := newSession(cmd, o.timeout)
+	s, cfg, err := openSession(cmd, o)
 	defer s.progress.stop()
-	s.table = o.table
-	log := slog.New(slog.NewJSONHandler(s.progress.writer(cmd.ErrOrStderr()), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg, err := s.aws()
 	if err != nil {
 		return err
 	}
+	log := slog.New(slog.NewJSONHandler(s.progress.writer(cmd.ErrOrStderr()), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var st backfillStore = store.NewMemory()
 	if o.table != "" {
 		if st, err = store.Open(ctx, dynamodb.NewFromConfig(cfg), o.table); err != nil {

@@ -34,10 +34,8 @@ that step is safe while ingest runs (deploy the stack first). It is idempotent: 
 			if err != nil {
 				return err
 			}
-			s := newSession(cmd, o.timeout)
+			s, cfg, err := openSession(cmd, o)
 			defer s.progress.stop()
-			s.table = o.table
-			cfg, err := s.aws()
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
@@ -50,9 +51,8 @@ func (rc *readCmd) open(cmd *cobra.Command, own param.Problems) error {
 		return err
 	}
 	rc.opts = o
-	rc.s = newSession(cmd, o.timeout)
-	rc.s.table = o.table
-	cfg, err := rc.s.aws()
+	var cfg aws.Config
+	rc.s, cfg, err = openSession(cmd, o)
 	if err != nil {
 		return err
 	}

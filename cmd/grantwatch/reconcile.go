@@ -52,10 +52,8 @@ then 1. Without a table (--table "" when $GRANTWATCH_TABLE is set) it compares i
 				return err
 			}
 			ctx := cmd.Context()
-			s := newSession(cmd, o.timeout)
+			s, cfg, err := openSession(cmd, o)
 			defer s.progress.stop()
-			s.table = o.table
-			cfg, err := s.aws()
 			if err != nil {
 				return err
 			}

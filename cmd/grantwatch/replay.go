@@ -77,9 +77,9 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 				return fmt.Errorf("the alert rules are not valid: %w", err)
 			}
 			sweepAt := o.now()
-			s := newSession(cmd, o.timeout)
+			s := newSession(cmd, o)
 			defer s.progress.stop()
-			s.table, s.topic = o.table, topic
+			s.topic = topic
 			if o.tableFromEnv {
 				fmt.Fprintf(cmd.ErrOrStderr(), "replay: into table %s (from $%s; --table \"\" replays in memory)\n", o.table, tableEnv)
 			}

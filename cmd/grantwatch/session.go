@@ -55,8 +55,16 @@ type session struct {
 	endpoint string // of the last request sent
 }
 
-func newSession(cmd *cobra.Command, timeout time.Duration) *session {
-	return &session{cmd: cmd, timeout: timeout, progress: newProgress(cmd.ErrOrStderr(), cmd.Name())}
+// newSession starts a command's session with its checked flags. Stop its progress when the command ends.
+func newSession(cmd *cobra.Command, o options) *session {
+	return &session{cmd: cmd, timeout: o.timeout, table: o.table, progress: newProgress(cmd.ErrOrStderr(), cmd.Name())}
+}
+
+// openSession is newSession with the AWS configuration loaded, for commands that call AWS in any case.
+func openSession(cmd *cobra.Command, o options) (*session, aws.Config, error) {
+	s := newSession(cmd, o)
+	cfg, err := s.aws()
+	return s, cfg, err
 }
 
 // aws returns the SDK configuration (AWS_ENDPOINT_URL, profiles and SSO honoured), loaded once.

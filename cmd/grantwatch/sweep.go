@@ -96,10 +96,9 @@ not be swept or a notice could not be published (both are tried again by the nex
 				return err
 			}
 			now := o.now()
-			s := newSession(cmd, o.timeout)
+			s, cfg, err := openSession(cmd, o)
 			defer s.progress.stop()
-			s.table, s.topic = o.table, topic
-			cfg, err := s.aws()
+			s.topic = topic
 			if err != nil {
 				return err
 			}

@@ -36,10 +36,8 @@ stamps it with the item format. A table that exists already is waited for and le
 			if err != nil {
 				return err
 			}
-			s := newSession(cmd, o.timeout)
+			s, cfg, err := openSession(cmd, o)
 			defer s.progress.stop()
-			s.table = o.table
-			cfg, err := s.aws()
 			if err != nil {
 				return err
 			}
