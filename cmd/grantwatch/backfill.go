@@ -150,7 +150,7 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers
 	if err != nil && ctx.Err() == nil {
 		return s.fail(err)
 	}
-	p := newPrinter(cmd.OutOrStdout(), o.format, false)
+	p := s.printer(o)
 	v := backfillView{RunID: rep.RunID, Complete: rep.Complete, Since: rep.Since, Until: rep.Until, EventNames: rep.Names,
 		Stats: rep.Progress.Stats, Slices: rep.Progress.Slices, SlicesDone: rep.Progress.SlicesDone, Pages: rep.Progress.Pages, Table: o.table}
 	switch p.format {

@@ -44,8 +44,7 @@ that step is safe while ingest runs (deploy the stack first). It is idempotent: 
 			if err != nil {
 				return s.fail(err)
 			}
-			s.progress.stop()
-			p := newPrinter(cmd.OutOrStdout(), o.format, false)
+			p := s.printer(o)
 			switch p.format {
 			case outJSON:
 				return p.json(rep)

@@ -70,8 +70,7 @@ then 1. Without a table (--table "" when $GRANTWATCH_TABLE is set) it compares i
 			if err != nil {
 				return s.fail(err)
 			}
-			s.progress.stop()
-			p := newPrinter(cmd.OutOrStdout(), o.format, false)
+			p := s.printer(o)
 			switch p.format {
 			case outJSON:
 				err = p.json(rep)

@@ -126,7 +126,7 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			}
 			s.progress.stop()
 			noteInputs(cmd.ErrOrStderr(), rep.Inputs)
-			p := newPrinter(cmd.OutOrStdout(), o.format, false)
+			p := s.printer(o)
 			switch p.format {
 			case outJSON:
 				err = p.json(rep)

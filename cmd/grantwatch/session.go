@@ -60,6 +60,12 @@ func newSession(cmd *cobra.Command, o options) *session {
 	return &session{cmd: cmd, timeout: o.timeout, table: o.table, progress: newProgress(cmd.ErrOrStderr(), cmd.Name())}
 }
 
+// printer ends the progress line and returns the printer of the command's output.
+func (s *session) printer(o options) *printer {
+	s.progress.stop()
+	return newPrinter(s.cmd.OutOrStdout(), o.format, o.local)
+}
+
 // openSession is newSession with the AWS configuration loaded, for commands that call AWS in any case.
 func openSession(cmd *cobra.Command, o options) (*session, aws.Config, error) {
 	s := newSession(cmd, o)

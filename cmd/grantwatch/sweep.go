@@ -127,8 +127,7 @@ not be swept or a notice could not be published (both are tried again by the nex
 			if err != nil {
 				return s.fail(err)
 			}
-			s.progress.stop()
-			p := newPrinter(cmd.OutOrStdout(), o.format, false)
+			p := s.printer(o)
 			v := sweepView{At: now, DryRun: topic == "", Keys: rep.Keys, Alerts: alertViews(rep.Alerts), Resolved: alertViews(rep.Resolved),
 				Notices: rep.Notices, NoticesFailed: rep.NoticesFailed, NoticesPastLease: rep.NoticesPastLease, WouldSend: pre.subjects,
 				Failed: []keyError{}}

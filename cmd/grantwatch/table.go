@@ -45,8 +45,7 @@ stamps it with the item format. A table that exists already is waited for and le
 			if err := store.CreateTable(cmd.Context(), dynamodb.NewFromConfig(cfg), o.table); err != nil {
 				return s.fail(err)
 			}
-			s.progress.stop()
-			p := newPrinter(cmd.OutOrStdout(), o.format, false)
+			p := s.printer(o)
 			switch p.format {
 			case outJSON:
 				return p.json(tableReady{Table: o.table, Status: "ready"})
