@@ -250,13 +250,13 @@ func (s *session) explainAWS(err error) string {
 		return format.Error()
 	case errors.As(err, &noTable):
 		return fmt.Sprintf("table %q does not exist in %s at %s: give the stack's TableName output with --table or $%s, and check AWS_REGION",
-			s.table, region(), endpoint, tableEnv)
+			s.table, s.region(), endpoint, tableEnv)
 	case errors.As(err, &noTopic):
 		return fmt.Sprintf("SNS topic %s does not exist at %s: give the stack's AlertTopic ARN with --topic", s.topic, endpoint)
 	case errors.As(err, &noBucket):
 		return fmt.Sprintf("bucket %q does not exist at %s: check the s3:// URL (the trail's S3 bucket)", s.bucket, endpoint)
 	case errors.As(err, &noKey):
-		return fmt.Sprintf("KMS has no such key at %s (%s): check the key ARN and its Region", endpoint, api0(err))
+		return fmt.Sprintf("KMS has no such key at %s (%s): check the key ARN and its Region", endpoint, apiMessage(err))
 	case nestedOp(err, "ec2imds") != nil:
 		return fmt.Sprintf("%s needs AWS credentials and found none (the environment, AWS_PROFILE and ~/.aws, then the EC2 instance role): "+
 			"set AWS_PROFILE (and run aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", what)
@@ -285,7 +285,7 @@ func (s *session) explainAWS(err error) string {
 			tries = fmt.Sprintf(" after %d attempts", maxTries.Attempt)
 		}
 		return fmt.Sprintf("%s at %s failed: it answered HTTP %d%s, and no AWS error: check that the endpoint serves %s (AWS_ENDPOINT_URL)",
-			what, endpoint, resp.HTTPStatusCode(), tries, op0(err))
+			what, endpoint, resp.HTTPStatusCode(), tries, serviceOf(err))
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Sprintf("%s at %s sent nothing for %s: check the endpoint and your network, or allow more time with --timeout", what, endpoint, human(s.timeout))
 	case op != nil:
@@ -312,8 +312,8 @@ func (s *session) onTable() string {
 	return fmt.Sprintf(" (table %s)", s.table)
 }
 
-// op0 is the service of the operation that failed.
-func op0(err error) string {
+// serviceOf is the service of the operation that failed.
+func serviceOf(err error) string {
 	var op *smithy.OperationError
 	if errors.As(err, &op) {
 		return op.ServiceID
@@ -321,7 +321,8 @@ func op0(err error) string {
 	return "the service"
 }
 
-func api0(err error) string {
+// apiMessage is what the service said, or the error itself.
+func apiMessage(err error) string {
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		return api.ErrorMessage()
@@ -329,12 +330,10 @@ func api0(err error) string {
 	return err.Error()
 }
 
-// region is the Region the SDK uses, as people set it.
-func region() string {
-	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
-		if r := os.Getenv(v); r != "" {
-			return r
-		}
+// region is the Region the SDK uses (AWS_REGION, the profile's).
+func (s *session) region() string {
+	if s.cfg.Region != "" {
+		return s.cfg.Region
 	}
-	return "the profile's Region"
+	return "the configured Region"
 }
