@@ -7,6 +7,7 @@ BUILD    = CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -buildv
 need = @command -v $(1) >/dev/null 2>&1 || { echo "make: $(1) not found: $(2)" >&2; exit 1; }
 GO_HINT   = install Go 1.26 (https://go.dev/dl/) or set GO=/path/to/go
 PY_HINT   = it comes preinstalled with the machine image (../shared/docs/toolchain.md §0) and cannot be installed from here
+TMUX_HINT = the CLI's screen tests run it as their terminal; it is a Debian package: apt-get install tmux
 SAM_HINT  = install the AWS SAM CLI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)
 
 .PHONY: build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction build-checks grantwatch test unit lint golden bench fuzz demo deploy clean
@@ -43,6 +44,7 @@ RACE_PKGS = ./pkg/app/... ./pkg/store/... ./pkg/alert/... ./pkg/archive/... ./pk
 # The full suite, moto-backed integration tests included.
 test: lint
 	$(call need,moto_server,$(PY_HINT))
+	$(call need,tmux,$(TMUX_HINT))
 	$(GO) test -tags integration -count=1 -race $(RACE_PKGS)
 	$(GO) test -tags integration -count=1 $$($(GO) list -tags integration ./... | grep -vxF "$$($(GO) list -tags integration $(RACE_PKGS))")
 
@@ -60,10 +62,13 @@ lint:
 	$(GO) vet -tags integration ./...
 	cfn-lint template.yaml deploy/member.yaml
 
-# Rewrite golden files: only packages that import internal/golden accept -update.
+# Rewrite golden files: only packages that import internal/golden accept -update. The CLI's screens need moto and tmux.
 golden:
 	$(call need,$(GO),$(GO_HINT))
+	$(call need,moto_server,$(PY_HINT))
+	$(call need,tmux,$(TMUX_HINT))
 	$(GO) test ./pkg/trail ./pkg/replay -update
+	$(GO) test -tags integration -count=1 -run TestScreens ./cmd/grantwatch -update
 
 bench:
 	$(call need,$(GO),$(GO_HINT))

@@ -3,16 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
@@ -25,28 +22,52 @@ import (
 
 func init() { commands = append(commands, newBackfillCmd) }
 
+// maxWorkers bounds --workers: every worker shares LookupEvents' 2 requests/s, so more only wait.
+const maxWorkers = 64
+
+// backfillTimeout is backfill's --timeout default: a LookupEvents call first waits its turn under the 2 requests/s
+// limit and then retries CloudTrail's throttling, which others in the account (the console) can cause.
+const backfillTimeout = 2 * time.Minute
+
 // backfillStore is what backfill needs of a store: grants, and checkpoints.
 type backfillStore interface {
 	app.Store
 	app.CheckpointStore
 }
 
+// backfillView is `backfill -o json`.
+type backfillView struct {
+	RunID      string            `json:"runId"`
+	Complete   bool              `json:"complete"`
+	Since      time.Time         `json:"since"`
+	Until      time.Time         `json:"until"`
+	EventNames []string          `json:"eventNames"`
+	Stats      app.BackfillStats `json:"stats"`
+	Slices     int               `json:"slices"`
+	SlicesDone int               `json:"slicesDone"`
+	Pages      int               `json:"pagesThisRun"`
+	Table      string            `json:"table,omitempty"`
+}
+
 func newBackfillCmd() *cobra.Command {
 	var (
-		since, until, table, runID string
-		includeUse                 bool
-		workers                    int
+		fl                  flags
+		since, until, runID string
+		includeUse          bool
+		workers             int
 	)
 	cmd := &cobra.Command{
 		Use:   "backfill --since RFC3339 --until RFC3339 [--table NAME] [--include-use] [--run-id ID]",
 		Short: "Read CloudTrail's event history (LookupEvents, last 90 days) into grantwatch; resumable with --table",
 		Long: `backfill reads CreateGrant, RetireGrant and RevokeGrant (and, with --include-use, Decrypt, GenerateDataKey*,
 DescribeKey) from CloudTrail's event history for [since, until) and applies them like live events; events already
-recorded count as duplicates. With --table, progress is checkpointed in the table: run the same command again
-after an interruption and it continues where it stopped (the run id is derived from the window and event names
-unless --run-id is given). CloudTrail allows 2 LookupEvents requests per second per account and Region, i.e. at
-most 100 events/s; the console's Event history shares that quota.`,
-		Args: cobra.NoArgs,
+recorded count as duplicates. With --table (or $GRANTWATCH_TABLE), progress is checkpointed in the table: run the
+same command again after an interruption and it continues where it stopped (the run id is derived from the window
+and event names unless --run-id is given); --table "" runs in memory. CloudTrail allows 2 LookupEvents requests per
+second per account and Region, i.e. at most 100 events/s; the console's Event history shares that quota.`,
+		Example: `  grantwatch backfill --since 2024-03-01T00:00:00Z --until 2024-06-01T00:00:00Z --table grantwatch-Table-1ABC
+  grantwatch backfill --since 2024-05-31T00:00:00Z --until 2024-06-01T00:00:00Z --table "" -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := app.BackfillRequest{IncludeUse: includeUse, RunID: runID}
 			var probs param.Problems
@@ -55,39 +76,59 @@ most 100 events/s; the console's Event history shares that quota.`,
 			probs.Check(err)
 			req.Until, err = param.Time("--until", until)
 			probs.Check(err)
+			probs.Check(intRange("--workers", workers, 1, maxWorkers))
+			o, err := fl.parse(cmd, true)
+			probs.Check(err)
 			if err := probs.Err(); err != nil {
-				return usageError("backfill: %v", err)
+				return err
 			}
-			return runBackfill(cmd, req, table, workers)
+			// Refuse a bad window before anything is set up (or warned about).
+			if _, err := app.NewBackfill(nil, nil, nil, nil, time.Now).Plan(req); err != nil {
+				return badWindow(req, since, until, err)
+			}
+			return runBackfill(cmd, req, o, workers)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&since, "since", "", "start of the window, RFC 3339 (at most 90 days back; older is clamped)")
 	f.StringVar(&until, "until", "", "end of the window (exclusive), RFC 3339")
-	f.StringVar(&table, "table", "", "DynamoDB table (checkpointed, resumable); memory when empty (AWS_ENDPOINT_URL is honoured)")
+	fl.addTable(cmd, "DynamoDB table (checkpointed, resumable); memory when empty")
 	f.BoolVar(&includeUse, "include-use", false, "also read Decrypt, GenerateDataKey*, DescribeKey: every call in the Region, often millions")
 	f.StringVar(&runID, "run-id", "", "name the run (default: derived from the window and event names)")
-	f.IntVar(&workers, "workers", app.DefaultBackfillWorkers, "slices read in parallel (all share the 2 requests/s limit)")
+	f.IntVar(&workers, "workers", app.DefaultBackfillWorkers, fmt.Sprintf("slices read in parallel, 1..%d (all share the 2 requests/s limit)", maxWorkers))
+	fl.addOutput(cmd)
+	fl.addTimeout(cmd, backfillTimeout)
 	return cmd
 }
 
-func runBackfill(cmd *cobra.Command, req app.BackfillRequest, table string, workers int) error {
-	// Refuse a bad window before anything is set up (or warned about).
-	if _, err := app.NewBackfill(nil, nil, nil, nil, time.Now).Plan(req); err != nil {
-		return usageError("backfill: %v", err)
+// badWindow says, naming the flags, why Plan refused the window; Plan is the rule, this only words it.
+func badWindow(req app.BackfillRequest, since, until string, err error) error {
+	now := time.Now().UTC()
+	switch earliest := now.Add(-app.HistoryWindow); {
+	case !req.Since.Before(req.Until):
+		return &app.InputError{Field: "--until", Value: until, Problem: "is not after --since " + since}
+	case req.Until.After(now.Add(5 * time.Minute)):
+		return &app.InputError{Field: "--until", Value: until, Problem: "is in the future"}
+	case req.Until.Before(earliest):
+		return &app.InputError{Field: "--until", Value: until,
+			Problem: "is older than CloudTrail's 90-day event history, which starts at " + earliest.Format(time.RFC3339)}
 	}
+	return &exitError{code: exitUsage, err: err}
+}
+
+func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers int) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stderr := cmd.ErrOrStderr()
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	s, cfg, err := openSession(cmd, o)
+	defer s.progress.stop()
 	if err != nil {
-		return fmt.Errorf("backfill: load AWS config: %w", err)
+		return err
 	}
+	log := slog.New(slog.NewJSONHandler(s.progress.writer(cmd.ErrOrStderr()), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var st backfillStore = store.NewMemory()
-	if table != "" {
-		if st, err = store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table); err != nil {
-			return err
+	if o.table != "" {
+		if st, err = store.Open(ctx, dynamodb.NewFromConfig(cfg), o.table); err != nil {
+			return s.fail(err)
 		}
 	} else {
 		log.Warn("no --table: grants and checkpoints are kept in memory and lost at exit; an interrupted run starts over")
@@ -96,96 +137,71 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, table string, work
 		log.Warn("--include-use reads every Decrypt, GenerateDataKey* and DescribeKey call in the Region (LookupEvents cannot filter on the caller): expect hours per million events")
 	}
 	svc := app.New(st, nil, lifecycle.DefaultConfig(), log, time.Now)
-	bf := app.NewBackfill(lookup.New(awsCfg, lookup.Options{}), st, svc, log, time.Now)
+	bf := app.NewBackfill(lookup.New(cfg, lookup.Options{}), st, svc, log, time.Now)
 	bf.Workers = workers
-	p := newProgress(stderr)
-	bf.Progress = p.update
+	bf.Progress = func(bp app.BackfillProgress) { backfillProgress(s.progress, bp) }
+	s.progress.set("starting")
 	rep, err := bf.Run(ctx, req)
-	p.done()
+	s.progress.stop()
 	if errors.Is(err, app.ErrBadBackfill) {
-		return usageError("backfill: %v", err)
+		// The window passed Plan above: what is left is a run id already used for another window.
+		return usageError("backfill: --run-id %s was started for another window or other event names: give another --run-id, or the window it was started with", req.RunID)
 	}
-	printBackfill(cmd.OutOrStdout(), rep, table)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return &exitError{code: exitRejected, err: fmt.Errorf("backfill interrupted; run the same command again to continue run %s", rep.RunID)}
-	case err != nil:
+	if err != nil && ctx.Err() == nil {
+		return s.fail(err)
+	}
+	p := s.printer(o)
+	v := backfillView{RunID: rep.RunID, Complete: rep.Complete, Since: rep.Since, Until: rep.Until, EventNames: rep.Names,
+		Stats: rep.Progress.Stats, Slices: rep.Progress.Slices, SlicesDone: rep.Progress.SlicesDone, Pages: rep.Progress.Pages, Table: o.table}
+	switch p.format {
+	case outJSON:
+		err = p.json(v)
+	case outCSV:
+		st := v.Stats
+		err = p.csv([]string{"runId", "complete", "since", "until", "events", "applied", "duplicates", "ignored", "rejected", "slices", "slicesDone"},
+			[][]string{{v.RunID, fmt.Sprint(v.Complete), p.time(v.Since), p.time(v.Until), itoa(st.Events), itoa(st.Applied), itoa(st.Duplicates),
+				itoa(st.Ignored), itoa(st.Rejected), itoa(v.Slices), itoa(v.SlicesDone)}})
+	default:
+		printBackfill(p, rep, o.table)
+	}
+	if err != nil {
 		return err
+	}
+	switch {
+	case ctx.Err() != nil:
+		return &exitError{code: exitRejected, err: fmt.Errorf("backfill interrupted; run the same command again to continue run %s", rep.RunID)}
 	case rep.Progress.Stats.Rejected > 0:
 		return &exitError{code: exitRejected, err: fmt.Errorf("backfill: %d records could not be used (recorded as rejected)", rep.Progress.Stats.Rejected)}
 	}
 	return nil
 }
 
-func printBackfill(w io.Writer, rep app.BackfillReport, table string) {
+func printBackfill(p *printer, rep app.BackfillReport, table string) {
 	s := rep.Progress.Stats
 	state := "complete"
 	if !rep.Complete {
 		state = "incomplete"
 	}
-	fmt.Fprintf(w, "backfill %s %s: %s .. %s, %s\n", rep.RunID, state, rep.Since.Format(time.RFC3339), rep.Until.Format(time.RFC3339), strings.Join(rep.Names, ", "))
-	fmt.Fprintf(w, "events %d: applied %d, duplicates %d, ignored %d, rejected %d (slices %d/%d, %d pages this run)\n",
+	p.line(0, "backfill %s %s: %s .. %s, %s", rep.RunID, state, rep.Since.Format(time.RFC3339), rep.Until.Format(time.RFC3339), strings.Join(rep.Names, ", "))
+	p.line(0, "events %d: applied %d, duplicates %d, ignored %d, rejected %d (slices %d/%d, %d pages this run)",
 		s.Events, s.Applied, s.Duplicates, s.Ignored, s.Rejected, rep.Progress.SlicesDone, rep.Progress.Slices, rep.Progress.Pages)
 	if table == "" {
-		fmt.Fprintln(w, "store: memory (nothing was kept; pass --table to record grants and checkpoints)")
+		p.line(0, "store: memory (nothing was kept; pass --table to record grants and checkpoints)")
 	}
 }
 
-// progress shows the run's progress on stderr: a one-line bar redrawn with \r on a terminal, a log line every 15 s
-// elsewhere (CI logs, files). Hand-written: a bar that redraws one line needs no dependency, and the libraries in
-// the module cache (none for progress bars) would add one to every binary.
-type progress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	terminal bool
-	last     time.Time
-	every    time.Duration
-	drawn    bool
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, every: 15 * time.Second}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.terminal, p.every = true, 200*time.Millisecond
-		}
-	}
-	return p
-}
-
-func (p *progress) update(bp app.BackfillProgress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.last) < p.every {
-		return
-	}
-	p.last = now
+// backfillProgress puts a run's progress on the progress line: the share of the window read, events, rate, ETA.
+func backfillProgress(p *progress, bp app.BackfillProgress) {
 	rate := 0.0
 	if s := bp.Elapsed.Seconds(); s > 0 {
 		rate = float64(bp.EventsThisRun) / s
 	}
 	eta := "?"
 	if bp.ETA > 0 {
-		eta = bp.ETA.String()
+		eta = human(bp.ETA)
 	}
-	if !p.terminal {
-		slog.New(slog.NewJSONHandler(p.w, nil)).Info("backfill progress", "runId", bp.RunID, "events", bp.Stats.Events,
-			"eventsPerSecond", fmt.Sprintf("%.1f", rate), "percent", int(bp.Fraction*100), "eta", eta,
-			"slicesDone", bp.SlicesDone, "slices", bp.Slices)
-		return
-	}
-	const width = 24
-	filled := int(bp.Fraction * width)
-	fmt.Fprintf(p.w, "\r[%s%s] %3d%%  %d events  %.1f ev/s  ETA %-9s", strings.Repeat("#", filled), strings.Repeat(".", width-filled),
-		int(bp.Fraction*100), bp.Stats.Events, rate, eta)
-	p.drawn = true
-}
-
-func (p *progress) done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprintln(p.w)
-	}
+	pct := int(bp.Fraction * 100)
+	p.set(fmt.Sprintf("%d%% · %d events · %.1f events/s · ETA %s · slices %d/%d", pct, bp.Stats.Events, rate, eta, bp.SlicesDone, bp.Slices),
+		"runId", bp.RunID, "events", bp.Stats.Events, "eventsPerSecond", fmt.Sprintf("%.1f", rate), "percent", pct, "eta", eta,
+		"slicesDone", bp.SlicesDone, "slices", bp.Slices)
 }

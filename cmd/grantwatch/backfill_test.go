@@ -34,7 +34,7 @@ func TestBackfillCommand(t *testing.T) {
 		{name: "complete", args: []string{"--since", since.Format(time.RFC3339), "--until", until.Format(time.RFC3339)},
 			wantOut: fmt.Sprintf("events %d: applied %d, duplicates 0", len(evs), len(evs))},
 		{name: "bad time", args: []string{"--since", "yesterday", "--until", until.Format(time.RFC3339)}, wantCode: exitUsage, wantErr: `--since "yesterday"`},
-		{name: "since after until", args: []string{"--since", until.Format(time.RFC3339), "--until", since.Format(time.RFC3339)}, wantCode: exitUsage, wantErr: "is not before until"},
+		{name: "since after until", args: []string{"--since", until.Format(time.RFC3339), "--until", since.Format(time.RFC3339)}, wantCode: exitUsage, wantErr: "is not after --since"},
 		{name: "future", args: []string{"--since", since.Format(time.RFC3339), "--until", now.Add(time.Hour).Format(time.RFC3339)}, wantCode: exitUsage, wantErr: "in the future"},
 	}
 	for _, tt := range tests {

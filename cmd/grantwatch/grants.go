@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
@@ -14,11 +12,11 @@ func init() { commands = append(commands, newGrantsCmd) }
 
 func newGrantsCmd() *cobra.Command {
 	var (
-		rf                                         readFlags
-		key, kind, state, activeAt, olderThan, now string
+		rc                                    readCmd
+		key, kind, state, activeAt, olderThan string
 	)
 	cmd := &cobra.Command{
-		Use:   "grants [--key ARN] [--kind KIND] [--state STATE] [--active-at RFC3339] [--older-than DURATION]",
+		Use:   "grants [--key ARN] [--kind KIND] [--state STATE] [--active-at RFC3339] [--older-than DURATION] [--at RFC3339]",
 		Short: "List recorded grants, now or at a point in time",
 		Long: `grants lists the Bedrock grants grantwatch has recorded, by key-condition queries on the table.
   --key ARN             grants on one KMS key (full key ARN)
@@ -27,50 +25,46 @@ func newGrantsCmd() *cobra.Command {
                         and no RetireGrant or RevokeGrant was recorded, found by reconcile)
   --active-at RFC3339   grants that were active at that time, answered from history: created at or before it and
                         not ended, or ended after it (retired and revoked grants included)
-  --older-than DURATION created more than DURATION ago (24h, 90m, 30d)
-  --now RFC3339         the time --older-than counts back from (default: the wall clock), for reproducible reports
+  --older-than DURATION created more than DURATION ago (36h, 30d, 2w), counted back from --at
+  --at RFC3339          the time the list is evaluated at: what --older-than and "active for" count from (default:
+                        now), for reproducible reports
+The table fits the terminal; -o wide adds how each grant ended and who created it, and prints ids and ARNs in full.
 Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad input.`,
-		Args: cobra.NoArgs,
+		Example: `  grantwatch grants --kind secondary --state active
+  grantwatch grants --key arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab --active-at 2024-05-30T10:30:00Z
+  grantwatch grants --older-than 30d -o csv > old-grants.csv
+  grantwatch grants --state active -o wide`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := grantFilter(key, kind, state, activeAt, olderThan)
-			if err != nil {
-				return queryError("grants", err)
-			}
-			if now != "" {
-				if rf.now, err = param.Time("--now", now); err != nil {
-					return queryError("grants", err)
-				}
-			}
-			q, err := rf.query(cmd)
-			if err != nil {
+			f, probs := grantFilter(key, kind, state, activeAt, olderThan)
+			if err := rc.open(cmd, probs); err != nil {
 				return err
 			}
-			all, err := q.AllGrants(cmd.Context(), f, maxCLIGrants)
+			defer rc.close()
+			rc.s.progress.set("listing grants")
+			all, err := rc.q.AllGrants(cmd.Context(), f, maxCLIGrants)
 			if err != nil {
-				return queryError("grants", err)
+				return rc.s.fail(err)
 			}
+			rc.s.progress.stop()
 			list := queryapi.NewGrantList(all, "")
-			grants := list.Grants
-			w := cmd.OutOrStdout()
-			if rf.output == "json" {
-				return writeJSON(w, list)
-			}
-			if rf.output == "csv" {
-				rows := make([][]string, 0, len(grants))
-				for _, g := range grants {
+			p := rc.out
+			switch p.format {
+			case outJSON:
+				return p.json(list)
+			case outCSV:
+				rows := make([][]string, 0, len(list.Grants))
+				for _, g := range list.Grants {
 					rows = append(rows, []string{g.GrantID, g.KeyARN, g.Kind, g.State, g.ParentGrantID,
-						rf.at(g.CreatedAt), g.CreatedBy, rf.at(g.EndedAt), g.EndedBy})
+						p.time(g.CreatedAt), g.CreatedBy, p.time(g.EndedAt), g.EndedBy})
 				}
-				return rf.writeRows(w, []string{"grantId", "keyArn", "kind", "state", "parentGrantId", "createdAt", "createdBy", "endedAt", "endedBy"}, rows)
+				return p.csv([]string{"grantId", "keyArn", "kind", "state", "parentGrantId", "createdAt", "createdBy", "endedAt", "endedBy"}, rows)
 			}
-			// The table is for people: key ids and short parents keep it readable; history GRANT_ID has the rest.
-			rows := make([][]string, 0, len(grants))
-			for _, g := range grants {
-				rows = append(rows, []string{g.GrantID, keyID(g.KeyARN), g.Kind, g.State, short(g.ParentGrantID),
-					rf.at(g.CreatedAt), rf.at(g.EndedAt), g.EndedBy})
+			rows := make([][]string, 0, len(list.Grants))
+			for _, g := range list.Grants {
+				rows = append(rows, rc.grantRow(g))
 			}
-			fmt.Fprintf(w, "Grants (%d)\n", len(grants))
-			return rf.writeRows(w, []string{"Grant", "Key", "Kind", "State", "Parent", "Created", "Ended", "Ended by"}, rows)
+			return p.table("Grants ("+itoa(len(rows))+")", grantCols(), rows)
 		},
 	}
 	fl := cmd.Flags()
@@ -78,14 +72,19 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 	fl.StringVar(&kind, "kind", "", "grant kind")
 	fl.StringVar(&state, "state", "", "grant state now: active, retired, revoked, ended (no longer listed by KMS)")
 	fl.StringVar(&activeAt, "active-at", "", "grants active at this RFC 3339 time")
-	fl.StringVar(&olderThan, "older-than", "", "grants created more than this long ago (24h, 30d)")
-	fl.StringVar(&now, "now", "", "RFC 3339 time --older-than counts back from (default: now)")
-	rf.register(cmd)
+	fl.StringVar(&olderThan, "older-than", "", "grants created more than this long ago (36h, 30d, 2w)")
+	rc.addAt(cmd, "evaluate at this RFC 3339 time: --older-than and ages count from it (default: now)")
+	// --now was this flag's name before every command called it --at; scripts may still pass it.
+	fl.StringVar(&rc.at, "now", "", "the same as --at")
+	_ = fl.MarkHidden("now")
+	rc.register(cmd)
+	completeFixed(cmd, "kind", app.Kinds)
+	completeFixed(cmd, "state", app.States)
 	return cmd
 }
 
 // grantFilter parses the filter flags, reporting every bad one at once.
-func grantFilter(key, kind, state, activeAt, olderThan string) (app.Filter, error) {
+func grantFilter(key, kind, state, activeAt, olderThan string) (app.Filter, param.Problems) {
 	var f app.Filter
 	var probs param.Problems
 	var err error
@@ -109,5 +108,5 @@ func grantFilter(key, kind, state, activeAt, olderThan string) (app.Filter, erro
 		f.OlderThan, err = param.Age("--older-than", olderThan)
 		probs.Check(err)
 	}
-	return f, probs.Err()
+	return f, probs
 }

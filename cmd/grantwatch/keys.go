@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -15,56 +14,65 @@ import (
 func init() { commands = append(commands, newKeysCmd) }
 
 func newKeysCmd() *cobra.Command {
-	var rf readFlags
+	var rc readCmd
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Per key: grants by kind and state, the oldest active secondary, the share of the grants-per-key quota",
 		Long: `keys summarises every KMS key with recorded Bedrock grants. The quota share counts the active grants
 grantwatch knows of against KMS's default quota of ` + quota + ` grants per key (adjustable); grants that do not
-involve Bedrock are not recorded, so the key's real use of the quota may be higher.
+involve Bedrock are not recorded, so the key's real use of the quota may be higher. --at sets the time the oldest
+active secondary's age counts to (default: now).
 Exit status: 0 ok (also when no key is recorded), 1 failure, 2 usage error.`,
-		Args: cobra.NoArgs,
+		Example: `  grantwatch keys
+  grantwatch keys --at 2024-06-01T00:00:00Z -o wide
+  grantwatch keys -o csv > keys.csv`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := rf.query(cmd)
-			if err != nil {
+			if err := rc.open(cmd, nil); err != nil {
 				return err
 			}
-			inv, err := q.Keys(cmd.Context())
+			defer rc.close()
+			rc.s.progress.set("reading every key's grants")
+			inv, err := rc.q.Keys(cmd.Context())
 			if err != nil {
-				return queryError("keys", err)
+				return rc.s.fail(err)
 			}
+			rc.s.progress.stop()
 			list := queryapi.NewKeyList(inv)
-			keys := list.Keys
-			w := cmd.OutOrStdout()
-			if rf.output == "json" {
-				return writeJSON(w, list)
-			}
-			if rf.output == "csv" {
-				rows := make([][]string, 0, len(keys))
-				for _, k := range keys {
+			p := rc.out
+			switch p.format {
+			case outJSON:
+				return p.json(list)
+			case outCSV:
+				rows := make([][]string, 0, len(list.Keys))
+				for _, k := range list.Keys {
 					oldest, oldestAt := "", ""
 					if s := k.OldestActiveSecondary; s != nil {
-						oldest, oldestAt = s.GrantID, rf.at(s.CreatedAt)
+						oldest, oldestAt = s.GrantID, p.time(s.CreatedAt)
 					}
 					rows = append(rows, []string{k.KeyARN, byKind(k), strconv.Itoa(k.Active), strconv.Itoa(k.Total), oldest, oldestAt,
 						strconv.FormatFloat(k.QuotaShare, 'f', 6, 64)})
 				}
-				return rf.writeRows(w, []string{"keyArn", "grantsByKind", "active", "total", "oldestActiveSecondary", "oldestActiveSecondaryCreatedAt", "quotaShare"}, rows)
+				return p.csv([]string{"keyArn", "grantsByKind", "active", "total", "oldestActiveSecondary", "oldestActiveSecondaryCreatedAt", "quotaShare"}, rows)
 			}
-			rows := make([][]string, 0, len(keys))
-			for _, k := range keys {
-				oldest := ""
+			rows := make([][]string, 0, len(list.Keys))
+			for _, k := range list.Keys {
+				oldest, age, at := "", "", ""
 				if s := k.OldestActiveSecondary; s != nil {
-					oldest = s.GrantID + " " + rf.at(s.CreatedAt)
+					oldest, age, at = s.GrantID, activeFor(s.CreatedAt, s.EndedAt, rc.opts.now()), p.time(s.CreatedAt)
 				}
-				rows = append(rows, []string{k.KeyARN, byKind(k), strconv.Itoa(k.Active), strconv.Itoa(k.Total), oldest,
+				rows = append(rows, []string{k.KeyARN, strconv.Itoa(k.Active), strconv.Itoa(k.Total), byKind(k), oldest, age, at,
 					strconv.FormatFloat(100*k.QuotaShare, 'f', 3, 64) + "%"})
 			}
-			fmt.Fprintf(w, "Keys (%d)\n", len(keys))
-			return rf.writeRows(w, []string{"Key", "Grants by kind (" + statesHeader() + ")", "Active", "Total", "Oldest active secondary", "Quota used"}, rows)
+			return p.table("Keys ("+itoa(len(rows))+"); grants by kind counted "+statesHeader(), []col{
+				// By kind is wide enough for two kinds on one line; more wrap.
+				{head: "Key", fit: arn, min: 30}, {head: "Active"}, {head: "Total"}, {head: "Grants by kind", fit: prose, min: 34},
+				{head: "Oldest secondary", fit: ident}, {head: "Active for"}, {head: "Created", wide: true}, {head: "Quota"},
+			}, rows)
 		},
 	}
-	rf.register(cmd)
+	rc.addAt(cmd, "evaluate at this RFC 3339 time: ages count to it (default: now)")
+	rc.register(cmd)
 	return cmd
 }
 

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
@@ -16,46 +14,57 @@ import (
 // newMigrateCmd is `grantwatch table migrate`: store.Migrate on a table, printing what it did.
 func newMigrateCmd() *cobra.Command {
 	var (
-		name   string
+		fl     flags
 		dryRun bool
-		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "migrate --table NAME [--dry-run]",
-		Short: "Convert a table written by an earlier grantwatch to the current item format",
+		Short: "Convert a table written by an earlier grantwatch to the current item format and index",
 		Long: `Migrate rewrites every key's items in format ` + fmt.Sprint(store.FormatVersion) + `, builds its meta record and moves grants
-that ended more than the rules' retention ago to the key's archive, then stamps the table. It is idempotent: run it
-again after an interruption. Stop ingest (the EventBridge rules) while it runs; events EventBridge keeps retrying
-arrive afterwards.`,
+that ended more than the rules' retention ago to the key's archive, then stamps the table; stop ingest (the
+EventBridge rules) while it converts, and events EventBridge keeps retrying arrive afterwards. It then gives the
+grants recorded before the GrantsByIdPrefix index existed their prefix key, so that grant id prefixes find them;
+that step is safe while ingest runs (deploy the stack first). It is idempotent: run it again after an interruption.`,
 		Example: `  grantwatch table migrate --table grantwatch-Table-1ABC --dry-run
-  grantwatch table migrate --table grantwatch-Table-1ABC`,
-		Args: cobra.NoArgs,
+  grantwatch table migrate --table grantwatch-Table-1ABC
+  grantwatch table migrate -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name == "" {
-				return usageError("table migrate: --table is required")
-			}
-			awsCfg, err := config.LoadDefaultConfig(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("table migrate: load AWS config: %w", err)
-			}
-			rep, err := store.Migrate(cmd.Context(), dynamodb.NewFromConfig(awsCfg), name, time.Now(), lifecycle.DefaultConfig(), dryRun)
+			o, err := fl.parse(cmd, false)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+			s, cfg, err := openSession(cmd, o)
+			defer s.progress.stop()
+			if err != nil {
+				return err
 			}
-			verb := "converted"
+			s.progress.set("migrating table " + o.table)
+			rep, err := store.Migrate(cmd.Context(), dynamodb.NewFromConfig(cfg), o.table, time.Now(), lifecycle.DefaultConfig(), dryRun)
+			if err != nil {
+				return s.fail(err)
+			}
+			p := s.printer(o)
+			switch p.format {
+			case outJSON:
+				return p.json(rep)
+			case outCSV:
+				return p.csv([]string{"table", "fromFormat", "keysConverted", "keysAlreadyCurrent", "grantsRewritten", "grantsArchived", "grantsIndexed", "dryRun"},
+					[][]string{{rep.Table, itoa(rep.From), itoa(rep.Keys), itoa(rep.KeysCurrent), itoa(rep.Grants), itoa(rep.Archived), itoa(rep.Indexed), fmt.Sprint(rep.DryRun)}})
+			}
+			verb, index := "converted", "indexed"
 			if dryRun {
-				verb = "would convert"
+				verb, index = "would convert", "would index"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "table %s (format %d): %s %d keys (%d grants, %d of them to the archive); %d keys were current; %d Bedrock job records written\n",
-				rep.Table, rep.From, verb, rep.Keys, rep.Grants, rep.Archived, rep.KeysCurrent, rep.JobRecords)
+			p.line(0, "table %s (format %d): %s %d keys (%d grants, %d of them to the archive); %d keys were current; %s %d grants by id prefix; %d Bedrock job records written",
+				rep.Table, rep.From, verb, rep.Keys, rep.Grants, rep.Archived, rep.KeysCurrent, index, rep.Indexed, rep.JobRecords)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "table", "", "table name")
+	fl.addTable(cmd, "table name")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change and write nothing")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fl.addOutput(cmd)
+	fl.addJSON(cmd, true)
+	fl.addTimeout(cmd, defaultTimeout)
 	return cmd
 }

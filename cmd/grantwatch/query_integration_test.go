@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os/exec"
@@ -11,8 +12,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/grantwatch/grantwatch/internal/testenv"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
 // The read commands, driven through the built binary (binPath, from TestMain) against moto, with every DynamoDB
@@ -22,8 +28,10 @@ const (
 	demoTable = "grantwatch-query-test"
 	key01     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-010000000001"
 	key03     = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-030000000001"
-	primary01 = "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f"
-	second02  = "0102381c786c9b7dea68c477c3cd775e83df21675a72b533994ad18ad07d7f01"
+	// keyAmbiguous holds two grants whose ids share their first 8 characters.
+	keyAmbiguous = "arn:aws:kms:us-east-1:111122223333:key/abcdef00-0000-0000-0000-000000000001"
+	primary01    = "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f"
+	second02     = "0102381c786c9b7dea68c477c3cd775e83df21675a72b533994ad18ad07d7f01"
 )
 
 // querySet is the fixed set of scenarios the query tests read: new scenarios added to events/scenarios do not change
@@ -115,8 +123,10 @@ func TestQueryCommands(t *testing.T) {
 		{name: "point in time on every key", args: []string{"grants", "--active-at", "2024-05-29T12:00:00Z", "-o", "json"},
 			grants: []string{"0701", "0802"}},
 		{name: "revoked primaries, table", args: []string{"grants", "--kind", "primary", "--state", "revoked"},
-			contains: []string{"Grants (2)", "0301877be6dbf20c", "0401d9c1374e3f60", "RevokeGrant"}},
-		{name: "older than, table flag", args: []string{"grants", "--older-than", "2d", "--now", at, "--table", demoTable, "-o", "json"},
+			contains: []string{"Grants (2)", "0301877be6db ", "0401d9c1374e ", "revoked"}},
+		{name: "revoked primaries, wide", args: []string{"grants", "--kind", "primary", "--state", "revoked", "-o", "wide"},
+			contains: []string{"0301877be6dbf20ca6e64ce0d3c56a6f2bca2d3b6c01668ae7ec5f635a863c94", key03, "RevokeGrant", "ENDED BY"}},
+		{name: "older than, table flag", args: []string{"grants", "--older-than", "2d", "--at", at, "--table", demoTable, "-o", "json"},
 			grants: []string{"0701", "0802"}},
 		{name: "csv", args: []string{"grants", "--key", key01, "--state", "retired", "-o", "csv"},
 			contains: []string{"grantId,keyArn,kind,state,parentGrantId,createdAt,createdBy,endedAt,endedBy\n" + second02 + "," + key01 + ",secondary,retired," + primary01}},
@@ -124,7 +134,17 @@ func TestQueryCommands(t *testing.T) {
 			contains: []string{"2024-05-30T19:00:00+09:00"}},
 		{name: "nothing matches is not an error", args: []string{"grants", "--key", key01, "--active-at", "2020-01-01T00:00:00Z", "-o", "json"}},
 		{name: "history", args: []string{"history", second02},
-			contains: []string{"Grant " + second02, "AWSService/bedrock.amazonaws.com", primary01 + " (active)", "RetireGrant", "Timeline (2)", "Decrypt"}},
+			contains: []string{"Grant " + second02[:12] + "\n", "Grant id            " + second02, "AWSService/bedrock.amazonaws.com", primary01[:12] + " (active)",
+				"RetireGrant", "Timeline (2)", "Decrypt"}},
+		// A grant id is any unique prefix of 8 characters or more: the 12 the tables show, the 16 older ones showed.
+		{name: "history by the short id", args: []string{"history", second02[:12]}, contains: []string{"Grant id            " + second02}},
+		{name: "history by 8 characters", args: []string{"history", primary01[:8], "-o", "json"}, contains: []string{`"grantId": "` + primary01}},
+		{name: "history by an old table's prefix", args: []string{"history", "1202af77d1739cd7"},
+			contains: []string{"1202af77d1739cd73fa64c51b0fb7831e8434d77cf93215c953096df928fb659"}},
+		{name: "too short", args: []string{"history", primary01[:7]}, code: exitUsage,
+			contains: []string{`grant id "` + primary01[:7] + `" is too short: give at least 8 characters of it (tables show the first 12)`}},
+		{name: "unknown prefix", args: []string{"history", "0101ea759c9bffff"}, code: exitNotFound,
+			contains: []string{"no grant 0101ea759c9bffff is recorded in table " + demoTable}},
 		{name: "history of a primary", args: []string{"history", primary01, "-o", "json"},
 			contains: []string{`"children": [`, `"grantId": "` + second02, `"callerType": "AssumedRole"`, `"Decrypt": 1`}},
 		{name: "history csv is the timeline", args: []string{"history", second02, "--key", key01, "-o", "csv"},
@@ -132,21 +152,32 @@ func TestQueryCommands(t *testing.T) {
 		{name: "keys", args: []string{"keys", "-o", "json"}, contains: []string{`"keyArn": "` + key01, `"oldestActiveSecondary"`, `"quotaShare"`}},
 		{name: "keys table", args: []string{"keys"}, contains: []string{"Keys (10)", "primary 1/0/0/0, secondary 0/2/0/0"}},
 
-		{name: "unknown grant", args: []string{"history", "ffff0000"}, code: exitNotFound, contains: []string{"not found"}},
+		{name: "unknown grant", args: []string{"history", "ffff0000"}, code: exitNotFound, contains: []string{"no grant ffff0000 is recorded in table " + demoTable}},
 		{name: "tombstone is not a grant", args: []string{"history", "060160be4f0b85f04b86b939922d5bd7cdb1a1ff7f17b1c12e78781d43c3c5a7"}, code: exitNotFound},
-		{name: "grant on another key", args: []string{"history", primary01, "--key", key03}, code: exitNotFound},
+		{name: "grant on another key", args: []string{"history", primary01, "--key", key03}, code: exitNotFound,
+			contains: []string{"no grant " + primary01 + " is recorded on key " + key03}},
 		{name: "bad grant id", args: []string{"history", "a/b"}, code: exitUsage, contains: []string{`grant id "a/b"`}},
 		{name: "history without id", args: []string{"history"}, code: exitUsage},
 		{name: "bad key and time", args: []string{"grants", "--key", "alias/x", "--active-at", "yesterday"}, code: exitUsage,
 			contains: []string{`key "alias/x" is not a KMS key ARN`, `--active-at "yesterday" is not an RFC 3339 time`}},
 		{name: "bad now", args: []string{"grants", "--older-than", "1d", "--now", "tomorrow"}, code: exitUsage, contains: []string{`--now "tomorrow"`}},
+		{name: "now, the old name of at", args: []string{"grants", "--older-than", "2d", "--now", at, "-o", "json"}, grants: []string{"0701", "0802"}},
 		{name: "bad kind", args: []string{"grants", "--kind", "tertiary"}, code: exitUsage},
 		{name: "bad output", args: []string{"keys", "-o", "yaml"}, code: exitUsage, contains: []string{`--output "yaml"`}},
 		{name: "no table", env: withEndpoint(testenv.Env(), proxyURL), args: []string{"keys"}, code: exitUsage, contains: []string{"--table is required"}},
 		{name: "unknown flag", args: []string{"grants", "--colour"}, code: exitUsage},
-		{name: "missing table", args: []string{"grants", "--table", "no-such-table"}, code: 1, contains: []string{"ResourceNotFoundException"}},
+		{name: "missing table", args: []string{"grants", "--table", "no-such-table"}, code: 1,
+			contains: []string{`table "no-such-table" does not exist in us-east-1 at ` + proxyURL + `: give the stack's TableName output with --table or $GRANTWATCH_TABLE`}},
 	}
-	for _, tt := range tests {
+	type queryTest = struct {
+		name     string
+		env      []string
+		args     []string
+		code     int
+		grants   []string
+		contains []string
+	}
+	check := func(tt queryTest) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := env
 			if tt.env != nil {
@@ -171,6 +202,32 @@ func TestQueryCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+	for _, tt := range tests {
+		check(tt)
+	}
+
+	// Two grants whose ids share their first 8 characters, for the ambiguous prefix.
+	ctx := context.Background()
+	tbl, err := store.Open(ctx, dynamodb.NewFromConfig(testenv.AWSConfig()), demoTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := lifecycle.NewKey(keyAmbiguous)
+	for _, id := range []string{"abcdef0011aa", "abcdef0022bb"} {
+		k.Grants[id] = lifecycle.Grant{ID: id, KeyARN: keyAmbiguous, Kind: lifecycle.OtherBedrock, CreatedAt: time.Date(2024, 6, 2, 0, 0, 0, 0, time.UTC),
+			CreateEventID: "ev-" + id, History: []lifecycle.HistoryEntry{{EventID: "ev-" + id, Name: lifecycle.CreateGrant, Time: time.Date(2024, 6, 2, 0, 0, 0, 0, time.UTC)}}}
+	}
+	if err := tbl.SaveKey(ctx, k, lifecycle.Result{Outcome: lifecycle.Applied, Changed: []string{"abcdef0011aa", "abcdef0022bb"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []queryTest{
+		{name: "ambiguous prefix", args: []string{"history", "abcdef00"}, code: exitUsage,
+			contains: []string{`grant id "abcdef00" is ambiguous: it begins abcdef0011aa, abcdef0022bb; give more characters`}},
+		{name: "prefix made unique", args: []string{"history", "abcdef002"}, contains: []string{"Grant id            abcdef0022bb"}},
+	} {
+		check(tt)
 	}
 	got := calls.Counts()
 	if got["Scan"] != 0 || got["Query"] == 0 || got["GetItem"] == 0 {

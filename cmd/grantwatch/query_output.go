@@ -1,128 +1,154 @@
 package main
 
-// Shared by the read commands grants, history and keys: the --table/--output/--local-time flags, the store wiring,
-// exit codes and output formats.
+// Shared by the read commands grants, history and keys: flags, the store wiring, a grant id from what a person
+// typed, and the columns of a grant.
 
 import (
-	"encoding/csv"
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
-	"io"
-	"os"
+	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/param"
+	"github.com/grantwatch/grantwatch/pkg/queryapi"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
-
-// exitNotFound is the exit code of a read command asked for something that is not recorded. Scripts can tell it
-// from usage errors (2) and failures (1).
-const exitNotFound = 3
-
-// tableEnv names the table when --table is not given.
-const tableEnv = "GRANTWATCH_TABLE"
 
 // maxCLIGrants bounds what grants prints: beyond it, narrow the filter or use the API's pagination.
 const maxCLIGrants = 100000
 
-// readFlags are the flags every read command has.
-type readFlags struct {
-	table     string
-	output    string
-	localTime bool
-	now       time.Time // what "now" is for --older-than; zero means the wall clock
+// maxCandidates is how many grants an ambiguous prefix lists.
+const maxCandidates = 10
+
+// readCmd is what the read commands share.
+type readCmd struct {
+	flags
+	opts options
+	s    *session
+	qs   app.QueryStore
+	q    *app.Query
+	out  *printer
 }
 
-func (f *readFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringVar(&f.table, "table", os.Getenv(tableEnv), "DynamoDB table (default $"+tableEnv+"); AWS_ENDPOINT_URL is honoured")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or csv")
-	fl.BoolVar(&f.localTime, "local-time", false, "print times in the local time zone instead of UTC (table and csv)")
+func (rc *readCmd) register(cmd *cobra.Command) {
+	rc.addTable(cmd, "DynamoDB table")
+	rc.addOutput(cmd)
+	rc.addTimeout(cmd, defaultTimeout)
+	rc.addLocalTime(cmd)
 }
 
-// query checks the common flags and wires the use case to the table.
-func (f *readFlags) query(cmd *cobra.Command) (*app.Query, error) {
-	switch f.output {
-	case "table", "json", "csv":
-	default:
-		return nil, usageError("%s: --output %q is not one of table, json, csv", cmd.Name(), f.output)
+// open checks the shared flags (with the command's own problems, reported together) and wires the use case to the
+// table, evaluating at --at.
+func (rc *readCmd) open(cmd *cobra.Command, own param.Problems) error {
+	o, err := rc.parse(cmd, false)
+	own.Check(err)
+	if err := own.Err(); err != nil {
+		return err
 	}
-	if f.table == "" {
-		return nil, usageError("%s: --table is required (or set %s)", cmd.Name(), tableEnv)
-	}
-	awsCfg, err := config.LoadDefaultConfig(cmd.Context())
+	rc.opts = o
+	var cfg aws.Config
+	rc.s, cfg, err = openSession(cmd, o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: load AWS config: %w", cmd.Name(), err)
+		return err
 	}
+	rc.qs = store.NewReader(dynamodb.NewFromConfig(cfg), o.table)
+	at := o.at
 	clock := time.Now
-	if !f.now.IsZero() {
-		clock = func() time.Time { return f.now }
+	if !at.IsZero() {
+		clock = func() time.Time { return at }
 	}
-	return app.NewQuery(store.NewReader(dynamodb.NewFromConfig(awsCfg), f.table), clock), nil
+	rc.q = app.NewQuery(rc.qs, clock)
+	rc.out = newPrinter(cmd.OutOrStdout(), o.format, o.local)
+	return nil
 }
 
-// queryError gives use-case errors their exit codes: invalid input is a usage error, not found has its own code.
-func queryError(cmd string, err error) error {
+func (rc *readCmd) close() {
+	if rc.s != nil {
+		rc.s.progress.stop()
+	}
+}
+
+// grantID resolves what a person typed to one recorded grant id: the id itself, or a unique prefix of at least
+// app.GrantIDPrefixLen characters (tables show shortIDLen). Too short and ambiguous are usage errors that say what
+// to type; no match is not found.
+func (rc *readCmd) grantID(ctx context.Context, arg string) (string, error) {
+	if _, err := param.GrantID("grant id", arg); err != nil {
+		return "", err
+	}
+	if len(arg) < app.GrantIDPrefixLen {
+		return "", usageError("grant id %q is too short: give at least %d characters of it (tables show the first %d)", arg, app.GrantIDPrefixLen, shortIDLen)
+	}
+	ids, err := rc.qs.GrantIDs(ctx, arg, maxCandidates+1)
+	if err != nil {
+		return "", err
+	}
 	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, app.ErrInvalid):
-		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", cmd, err)}
-	case errors.Is(err, app.ErrNotFound):
-		return &exitError{code: exitNotFound, err: fmt.Errorf("%s: %w", cmd, err)}
+	case len(ids) == 1 || len(ids) > 1 && ids[0] == arg: // an id that is also the prefix of longer ones means itself
+		return ids[0], nil
+	case len(ids) > 1:
+		more := ""
+		if len(ids) > maxCandidates {
+			ids, more = ids[:maxCandidates], ", and more"
+		}
+		return "", usageError("grant id %q is ambiguous: it begins %s%s; give more characters", arg, strings.Join(ids, ", "), more)
 	}
-	return fmt.Errorf("%s: %w", cmd, err)
+	// Grants recorded before the prefix index have no prefix key until `table migrate`: a full id still works.
+	keys, err := rc.qs.GrantKeys(ctx, arg)
+	if err != nil {
+		return "", err
+	}
+	if len(keys) == 0 {
+		return "", notFound("no grant %s is recorded in table %s", arg, rc.opts.table)
+	}
+	return arg, nil
 }
 
-// at formats a time as RFC 3339, in UTC or the local zone; a missing time is empty.
-func (f *readFlags) at(t time.Time) string {
-	if t.IsZero() {
+// grantCols are a grant list's columns; -o wide adds the creator, how it ended and (for replay) why it got its kind.
+// Narrow terminals lose the end time first, then the parent, then the creation time: the state and "active for" stay.
+func grantCols() []col {
+	return []col{
+		{head: "Grant", fit: ident},
+		{head: "Key", fit: arn, min: 30},
+		{head: "Kind"},
+		{head: "State"},
+		{head: "Parent", fit: ident, drop: 2},
+		{head: "Created", drop: 1},
+		{head: "Active for"},
+		{head: "Ended", drop: 3},
+		{head: "Ended by", wide: true},
+		{head: "Created by", fit: arn, wide: true},
+	}
+}
+
+// activeFor is how long a grant has been active at now, or was active before it ended; empty when its creation
+// was never seen.
+func activeFor(created, ended, now time.Time) string {
+	switch {
+	case created.IsZero():
 		return ""
+	case !ended.IsZero():
+		return human(ended.Sub(created))
+	case now.Before(created):
+		return "not yet"
 	}
-	if f.localTime {
-		return t.Local().Format(time.RFC3339)
-	}
-	return t.UTC().Format(time.RFC3339)
+	return human(now.Sub(created))
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+func (rc *readCmd) grantRow(g queryapi.GrantSummary) []string {
+	p := rc.out
+	return []string{g.GrantID, g.KeyARN, g.Kind, g.State, g.ParentGrantID, p.time(g.CreatedAt), activeFor(g.CreatedAt, g.EndedAt, rc.opts.now()),
+		p.time(g.EndedAt), g.EndedBy, g.CreatedBy}
 }
 
-// writeRows prints rows as an aligned table or as CSV, by --output.
-func (f *readFlags) writeRows(w io.Writer, header []string, rows [][]string) error {
-	if f.output == "csv" {
-		cw := csv.NewWriter(w)
-		if err := cw.Write(header); err != nil {
-			return err
-		}
-		if err := cw.WriteAll(rows); err != nil {
-			return err
-		}
-		return cw.Error()
+// count says how many, for titles.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
 	}
-	t := tablewriter.NewWriter(w)
-	h := make([]any, len(header))
-	for i, s := range header {
-		h[i] = s
-	}
-	t.Header(h...)
-	for _, r := range rows {
-		cells := make([]any, len(r))
-		for i, s := range r {
-			cells[i] = s
-		}
-		if err := t.Append(cells...); err != nil {
-			return err
-		}
-	}
-	return t.Render()
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -1,18 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 
 	"github.com/grantwatch/grantwatch/pkg/alert"
@@ -22,14 +20,16 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/store"
+	"github.com/grantwatch/grantwatch/pkg/trail"
 )
+
+// maxParallel bounds --parallel: more downloads at once than this only queue behind the replay.
+const maxParallel = 64
 
 func newReplayCmd() *cobra.Command {
 	var (
-		asJSON bool
-		at     string
-		maxAge time.Duration
-		table  string
+		fl     flags
+		maxAge string
 		topic  string // publish alerts like the functions do (sweep.go)
 		arch   archiveFlags
 	)
@@ -43,50 +43,71 @@ s3://bucket/prefix: EventBridge events, JSON arrays, JSON Lines, bare records, C
 records are counted and ignored. --since, --until, --account and --region select the files of an archive by its
 layout (AWSLogs/[org-id/]account/CloudTrail/region/YYYY/MM/DD/), in S3 or in a folder. It applies the records,
 runs one sweep at --at and prints the grants and alerts.
+
+The store is memory unless --table (or $GRANTWATCH_TABLE) names a DynamoDB table; --table "" replays in memory
+whatever the environment says. --json (or -o json) prints the replay contract's one JSON object; -o csv prints the
+grants; the table fits the terminal, -o wide adds how each grant ended and why it got its kind.
 Exit status: 0 when nothing was rejected, 1 when something was rejected (the rest was processed), 2 on usage errors
 (including paths that hold nothing to read).`,
+		Example: `  grantwatch replay --at 2024-06-01T00:00:00Z events/scenarios
+  grantwatch replay --json --at 2024-06-01T00:00:00Z my-trail-logs/ > report.json
+  grantwatch replay --secondary-max-age 2d creategrant.json retiregrant.json
+  grantwatch replay --since 2024-05-01T00:00:00Z --until 2024-06-01T00:00:00Z --region us-east-1 s3://my-trail-bucket
+  grantwatch replay --table grantwatch-Table-1ABC s3://my-trail-bucket/AWSLogs/111122223333/`,
 		RunE: func(cmd *cobra.Command, paths []string) error {
+			var probs param.Problems
 			if len(paths) == 0 {
-				return usageError("replay: at least one PATH is required")
-			}
-			sweepAt := time.Now().UTC()
-			if at != "" {
-				t, err := param.Time("--at", at)
-				if err != nil {
-					return usageError("replay: %v", err)
-				}
-				sweepAt = t
+				probs.Check(&app.InputError{Problem: "give at least one PATH or s3:// URL to replay"})
 			}
 			rules := replay.Rules(lifecycle.DefaultConfig()) // replay's input is complete: no settle window
 			if cmd.Flags().Changed("secondary-max-age") {
-				rules.SecondaryMaxAge = maxAge
+				d, err := param.Age("--secondary-max-age", maxAge)
+				probs.Check(err)
+				rules.SecondaryMaxAge = d
 			}
-			if err := rules.Validate(); err != nil {
-				return usageError("replay: %v", err)
-			}
-			st, err := openReplayStore(cmd, table)
-			if err != nil {
+			probs.Check(intRange("--parallel", arch.parallel, 1, maxParallel))
+			filter, err := arch.filter()
+			probs.Check(err)
+			o, err := fl.parse(cmd, true)
+			probs.Check(err)
+			if err := probs.Err(); err != nil {
 				return err
 			}
+			if err := rules.Validate(); err != nil {
+				return fmt.Errorf("the alert rules are not valid: %w", err)
+			}
+			sweepAt := o.now()
+			s := newSession(cmd, o)
+			defer s.progress.stop()
+			s.topic = topic
+			if o.tableFromEnv {
+				fmt.Fprintf(cmd.ErrOrStderr(), "replay: into table %s (from $%s; --table \"\" replays in memory)\n", o.table, tableEnv)
+			}
+			st, err := replayStore(s, o.table)
+			if err != nil {
+				return s.fail(err)
+			}
 			// Alerts go to the report, not to a log: stderr stays quiet unless something is wrong.
-			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			log := slog.New(slog.NewJSONHandler(s.progress.writer(cmd.ErrOrStderr()), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			// The sweep runs at --at: archiving keeps what it needs even when --at is before now.
 			svc := app.New(st, alert.Discard{}, rules, log, time.Now).WithSweepTime(sweepAt).WithJobs(st)
 			if topic != "" { // claim and publish alerts through SNS, as IngestFunction and SweepFunction do
-				n, err := snsNotifier(cmd, topic)
+				n, err := snsNotifier(s, topic)
 				if err != nil {
-					return err
+					return s.fail(err)
 				}
 				svc = svc.WithNotifier(n, 0)
 			}
 			r := replay.New(svc)
-			if r.Filter, err = arch.filter(); err != nil {
-				return err
+			r.Filter = filter
+			r.Progress = func(_ string, files int, st replay.Stats) {
+				s.progress.set(fmt.Sprintf("%d files, %d events", files, st.Events), "files", files, "events", st.Events,
+					"applied", st.Applied, "rejected", st.Rejected)
 			}
 			s3URLs := slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return !isS3(p) })
 			switch {
 			case len(s3URLs) == len(paths):
-				err = replayS3(cmd.Context(), r, s3URLs, arch.parallel)
+				err = replayS3(cmd.Context(), s, r, s3URLs, arch.parallel)
 			case len(s3URLs) > 0:
 				return usageError("replay: give either paths or s3:// URLs, not both")
 			default:
@@ -96,39 +117,50 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 				return usageError("%v", err)
 			}
 			if err != nil {
-				return err
+				return s.fail(err)
 			}
+			s.progress.set("sweeping at " + sweepAt.Format(time.RFC3339))
 			rep, err := r.Finish(cmd.Context(), sweepAt)
+			if err != nil {
+				return s.fail(err)
+			}
+			s.progress.stop()
+			noteInputs(cmd.ErrOrStderr(), rep.Inputs)
+			p := s.printer(o)
+			switch p.format {
+			case outJSON:
+				err = p.json(rep)
+			case outCSV:
+				rows := make([][]string, 0, len(rep.Grants))
+				for _, g := range rep.Grants {
+					rows = append(rows, []string{g.GrantID, g.KeyARN, g.Kind, g.State, g.ParentGrantID, g.CreatedAt, g.EndedAt, g.EndedBy})
+				}
+				err = p.csv([]string{"grantId", "keyArn", "kind", "state", "parentGrantId", "createdAt", "endedAt", "endedBy"}, rows)
+			default:
+				err = printReport(p, rep, sweepAt)
+			}
 			if err != nil {
 				return err
 			}
-			noteInputs(cmd.ErrOrStderr(), rep.Inputs)
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else if err := printReport(cmd.OutOrStdout(), rep); err != nil {
-				return err
-			}
 			if rep.Stats.Rejected > 0 {
-				return &exitError{code: exitRejected, err: fmt.Errorf("replay: %d input(s) rejected", rep.Stats.Rejected)}
+				return &exitError{code: exitRejected, err: fmt.Errorf("replay: %d input(s) rejected (listed under Errors, or in \"errors\" with --json); the rest was applied", rep.Stats.Rejected)}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "print one JSON object (the replay contract)")
-	f.StringVar(&at, "at", "", "sweep time, RFC3339 (default: now)")
-	f.DurationVar(&maxAge, "secondary-max-age", lifecycle.DefaultConfig().SecondaryMaxAge, "age after which an active secondary grant alerts")
-	f.StringVar(&table, "table", "", "DynamoDB table to use instead of memory (AWS_ENDPOINT_URL is honoured)")
+	fl.addJSON(cmd, false)
+	fl.addOutput(cmd)
+	fl.addAt(cmd, "sweep time, RFC 3339 (default: now)")
+	f.StringVar(&maxAge, "secondary-max-age", human(lifecycle.DefaultConfig().SecondaryMaxAge), "age after which an active secondary grant alerts (36h, 2d, 1w)")
+	fl.addTable(cmd, "DynamoDB table to replay into instead of memory")
 	f.StringVar(&topic, "topic", "", "SNS topic ARN: publish each alert once, as the functions do (default: report only)")
-	f.StringVar(&arch.since, "since", "", "archive: read files delivered from this time on, RFC3339 (prunes date folders)")
-	f.StringVar(&arch.until, "until", "", "archive: read date folders up to the day after this time, RFC3339")
+	f.StringVar(&arch.since, "since", "", "archive: read files delivered from this time on, RFC 3339 (prunes date folders)")
+	f.StringVar(&arch.until, "until", "", "archive: read date folders up to the day after this time, RFC 3339")
 	f.StringSliceVar(&arch.accounts, "account", nil, "archive: only these account ids (repeat or comma-separate)")
 	f.StringSliceVar(&arch.regions, "region", nil, "archive: only these Regions (repeat or comma-separate)")
-	f.IntVar(&arch.parallel, "parallel", archive.DefaultParallel, "s3: objects downloaded at once, ahead of the replay")
+	f.IntVar(&arch.parallel, "parallel", archive.DefaultParallel, fmt.Sprintf("s3: objects downloaded at once, ahead of the replay (1..%d)", maxParallel))
+	fl.addTimeout(cmd, defaultTimeout)
 	return cmd
 }
 
@@ -144,63 +176,90 @@ func noteInputs(w io.Writer, in *replay.Inputs) {
 		in.Files, in.SkippedFiles, in.DigestFiles, in.Filtered, in.InsightsRecords)
 }
 
-// replayStore keeps grants and the job registry together, in memory or in the table.
-type replayStore interface {
+// replayBackend keeps grants and the job registry together, in memory or in the table.
+type replayBackend interface {
 	app.Store
 	app.JobStore
 }
 
-func openReplayStore(cmd *cobra.Command, table string) (replayStore, error) {
+func replayStore(s *session, table string) (replayBackend, error) {
 	if table == "" {
 		return store.NewMemory(), nil
 	}
-	awsCfg, err := config.LoadDefaultConfig(cmd.Context())
+	cfg, err := s.aws()
 	if err != nil {
-		return nil, fmt.Errorf("replay: load AWS config: %w", err)
+		return nil, err
 	}
-	return store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table)
+	return store.Open(s.cmd.Context(), dynamodb.NewFromConfig(cfg), table)
 }
 
-// printReport writes the human view: a table of grants, then alerts, stats and errors.
-func printReport(w io.Writer, rep replay.Report) error {
-	fmt.Fprintf(w, "Grants (%d)\n", len(rep.Grants))
-	t := tablewriter.NewWriter(w)
-	t.Header("Grant", "Key", "Kind", "State", "Parent", "Created", "Ended", "Why this kind")
+// printReport writes the people's view: grants, alerts, stats and the inputs that were rejected.
+func printReport(p *printer, rep replay.Report, at time.Time) error {
+	rows := make([][]string, 0, len(rep.Grants))
 	for _, g := range rep.Grants {
-		ended := g.EndedAt
-		if g.EndedBy != "" {
-			ended += " (" + g.EndedBy + ")"
-		}
-		if err := t.Append(short(g.GrantID), keyID(g.KeyARN), g.Kind, g.State, short(g.ParentGrantID), g.CreatedAt, ended, g.KindReason); err != nil {
-			return err
-		}
+		created, _ := time.Parse(time.RFC3339, g.CreatedAt)
+		ended, _ := time.Parse(time.RFC3339, g.EndedAt)
+		rows = append(rows, []string{g.GrantID, g.KeyARN, g.Kind, g.State, g.ParentGrantID, g.CreatedAt, activeFor(created, ended, at),
+			g.EndedAt, g.EndedBy, g.KindReason})
 	}
-	if err := t.Render(); err != nil {
+	cols := grantCols()[:9]
+	cols = append(cols, col{head: "Why this kind", fit: prose, min: 30, wide: true})
+	if err := p.table("Grants ("+itoa(len(rows))+")", cols, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nAlerts (%d)\n", len(rep.Alerts))
+	// One alert a paragraph: a line that says what and where, then the message. (Other tools look for the
+	// "[SEVERITY] type" of the first line.)
+	fmt.Fprintf(p.w, "\nAlerts (%d)\n", len(rep.Alerts))
+	wide := p.format == outWide
 	for _, a := range rep.Alerts {
-		fmt.Fprintf(w, "  [%s] %s  key %s  %s\n", strings.ToUpper(a.Severity), a.Type, keyID(a.KeyARN), a.Message)
+		head := "[" + strings.ToUpper(a.Severity) + "] " + a.Type
+		if a.GrantID != "" {
+			head += "  grant " + cellText(ident, a.GrantID, wide)
+		}
+		key := a.KeyARN
+		if !wide {
+			key = middle(key, max(p.width-2-len(head)-len("  key "), 24))
+		}
+		p.line(2, "%s  key %s", head, key)
+		p.line(4, "%s", a.Message)
 	}
-	s := rep.Stats
-	fmt.Fprintf(w, "\nEvents %d: applied %d, duplicates %d, ignored %d, rejected %d\n", s.Events, s.Applied, s.Duplicates, s.Ignored, s.Rejected)
+	st := rep.Stats
+	fmt.Fprintf(p.w, "\nEvents %d: applied %d, duplicates %d, ignored %d, rejected %d\n", st.Events, st.Applied, st.Duplicates, st.Ignored, st.Rejected)
+	if len(rep.Errors) == 0 {
+		return nil
+	}
+	rows = rows[:0]
 	for _, e := range rep.Errors {
-		fmt.Fprintf(w, "  rejected %s: %s\n", e.Source, e.Error)
+		rows = append(rows, []string{e.Source, rejection(e)})
 	}
-	return nil
+	return p.table("\nRejected ("+itoa(len(rows))+")", []col{{head: "Source", fit: arn, min: 30}, {head: "Error", fit: text, min: 30}}, rows)
 }
 
-// short keeps grant ids readable in a terminal; --json always has the full id.
-func short(id string) string {
-	if len(id) <= 16 {
-		return id
+// rejection words why an input was rejected for the table, whose Source column names it already: what the decoder
+// found, without the package that found it.
+func rejection(e replay.Rejected) string {
+	var (
+		te *trail.Error
+		pe *fs.PathError
+	)
+	switch {
+	case errors.As(e.Err, &te):
+		var parts []string
+		if te.Context != "" {
+			parts = append(parts, te.Context)
+		}
+		if te.EventID != "" {
+			parts = append(parts, "event "+te.EventID)
+		}
+		why := te.Reason
+		if te.Err != nil && !errors.Is(te.Err, trail.ErrIgnored) {
+			why += ": " + te.Err.Error()
+		}
+		return strings.Join(append(parts, why), ": ")
+	case errors.As(e.Err, &pe) && errors.Is(pe.Err, fs.ErrNotExist):
+		return "no such file or folder: check the path"
+	case errors.As(e.Err, &pe):
+		return "cannot read it: " + pe.Err.Error()
 	}
-	return id[:16] + "…"
-}
-
-func keyID(arn string) string {
-	if _, id, ok := strings.Cut(arn, ":key/"); ok {
-		return id
-	}
-	return arn
+	return e.Error
 }

@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/archive"
+	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/replay"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
@@ -23,6 +23,7 @@ type archiveFlags struct {
 
 func (f *archiveFlags) filter() (trail.ArchiveFilter, error) {
 	flt := trail.ArchiveFilter{Accounts: f.accounts, Regions: f.regions}
+	var probs param.Problems
 	for _, t := range []struct {
 		name, value string
 		to          *time.Time
@@ -30,34 +31,34 @@ func (f *archiveFlags) filter() (trail.ArchiveFilter, error) {
 		if t.value == "" {
 			continue
 		}
-		v, err := time.Parse(time.RFC3339, t.value)
-		if err != nil {
-			return flt, usageError("replay: %s %q is not an RFC3339 time such as 2024-06-01T00:00:00Z", t.name, t.value)
-		}
+		v, err := param.Time(t.name, t.value)
+		probs.Check(err)
 		*t.to = v
 	}
 	if !flt.Since.IsZero() && !flt.Until.IsZero() && !flt.Until.After(flt.Since) {
-		return flt, usageError("replay: --until %s is not after --since %s", f.until, f.since)
+		probs.Check(&app.InputError{Field: "--until", Value: f.until, Problem: "is not after --since " + f.since})
 	}
-	return flt, nil
+	return flt, probs.Err()
 }
 
 // replayS3 reads s3://bucket/prefix archives (AWS_ENDPOINT_URL honoured), in the order given.
-func replayS3(ctx context.Context, r *replay.Replayer, urls []string, parallel int) error {
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+func replayS3(ctx context.Context, s *session, r *replay.Replayer, urls []string, parallel int) error {
+	cfg, err := s.aws()
 	if err != nil {
-		return fmt.Errorf("replay: load AWS config: %w", err)
+		return err
 	}
 	// A local endpoint (moto, MinIO) answers path-style requests only; AWS itself takes the default.
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = awsCfg.BaseEndpoint != nil })
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = cfg.BaseEndpoint != nil })
 	var empty []string
 	for _, u := range urls {
 		bucket, prefix, err := archive.ParseURL(u)
 		if err != nil {
 			return usageError("replay: %v", err)
 		}
+		s.bucket = bucket
 		a := archive.New(client, bucket, prefix, r.Filter)
 		a.Parallel = parallel
+		s.progress.set("listing " + u)
 		l, err := a.List(ctx)
 		if err != nil {
 			return err

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/spf13/cobra"
@@ -21,10 +21,53 @@ import (
 // `grantwatch sweep` runs what SweepFunction runs, against a table, from a shell (demo, operations).
 func init() { commands = append(commands, newSweepCmd) }
 
+// sweepView is `sweep -o json`.
+type sweepView struct {
+	At               time.Time   `json:"at"`
+	DryRun           bool        `json:"dryRun"`
+	Keys             int         `json:"keysSwept"`
+	Alerts           []alertView `json:"alertsRaised"`
+	Resolved         []alertView `json:"alertsResolved"`
+	Notices          int         `json:"notices"` // sent; in a dry run, that would be sent
+	NoticesFailed    int         `json:"noticesFailed"`
+	NoticesPastLease int         `json:"noticesPastLease"`
+	WouldSend        []string    `json:"wouldSend,omitempty"` // the subjects of a dry run's notices
+	Failed           []keyError  `json:"keysFailed"`
+}
+
+type alertView struct {
+	Type     string `json:"type"`
+	Severity string `json:"severity"`
+	GrantID  string `json:"grantId,omitempty"`
+	KeyARN   string `json:"keyArn"`
+	Message  string `json:"message"`
+}
+
+type keyError struct {
+	KeyARN string `json:"keyArn"`
+	Error  string `json:"error"`
+}
+
+func alertViews(as []lifecycle.Alert) []alertView {
+	out := make([]alertView, 0, len(as))
+	for _, a := range as {
+		out = append(out, alertView{Type: string(a.Type), Severity: string(a.Severity), GrantID: a.GrantID, KeyARN: a.KeyARN, Message: a.Message})
+	}
+	return out
+}
+
+// previews collects what a dry run would send, for -o json and csv.
+type previews struct{ subjects []string }
+
+func (p *previews) Notify(_ context.Context, n lifecycle.Notice) error {
+	p.subjects = append(p.subjects, alert.Render(n).Subject)
+	return nil
+}
+
 func newSweepCmd() *cobra.Command {
 	var (
-		table, topic, at string
-		remind           time.Duration
+		fl            flags
+		topic, remind string
 	)
 	cmd := &cobra.Command{
 		Use:   "sweep --table NAME [--topic ARN] [--at RFC3339] [--remind DURATION]",
@@ -39,58 +82,87 @@ nothing, so a later sweep with --topic still delivers all of it.
 
 A key that cannot be swept is named on stderr and the others are still swept. Exit status: 0; 1 when a key could
 not be swept or a notice could not be published (both are tried again by the next sweep); 2 on usage errors.`,
-		Args: cobra.NoArgs,
+		Example: `  grantwatch sweep --table grantwatch-Table-1ABC --at 2024-06-01T00:00:00Z
+  grantwatch sweep --topic arn:aws:sns:us-east-1:111122223333:grantwatch-AlertTopic-1ABC --remind 1d
+  grantwatch sweep -o json | jq .alertsRaised`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if table == "" {
-				return usageError("sweep: --table is required")
+			var probs param.Problems
+			every, err := param.AgeOrZero("--remind", remind)
+			probs.Check(err)
+			o, err := fl.parse(cmd, false)
+			probs.Check(err)
+			if err := probs.Err(); err != nil {
+				return err
 			}
-			now := time.Now().UTC()
-			if at != "" {
-				t, err := param.Time("--at", at)
-				if err != nil {
-					return usageError("sweep: %v", err)
-				}
-				now = t
-			}
-			awsCfg, err := config.LoadDefaultConfig(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("sweep: load AWS config: %w", err)
-			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			st, err := store.Open(cmd.Context(), dynamodb.NewFromConfig(awsCfg), table)
+			now := o.now()
+			s, cfg, err := openSession(cmd, o)
+			defer s.progress.stop()
+			s.topic = topic
 			if err != nil {
 				return err
+			}
+			log := slog.New(slog.NewTextHandler(s.progress.writer(cmd.ErrOrStderr()), nil))
+			st, err := store.Open(cmd.Context(), dynamodb.NewFromConfig(cfg), o.table)
+			if err != nil {
+				return s.fail(err)
 			}
 			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, func() time.Time { return now }).WithJobs(st)
-			out := cmd.OutOrStdout()
-			if topic == "" {
-				svc = svc.WithNotifier(alert.Preview{W: out}, remind).DryRun()
-			} else {
-				n, err := snsNotifier(cmd, topic)
+			out := s.progress.writer(cmd.OutOrStdout())
+			var pre previews
+			switch {
+			case topic == "" && o.format == outTable || topic == "" && o.format == outWide:
+				svc = svc.WithNotifier(alert.Preview{W: out}, every).DryRun()
+			case topic == "":
+				svc = svc.WithNotifier(&pre, every).DryRun()
+			default:
+				n, err := snsNotifier(s, topic)
 				if err != nil {
-					return err
+					return s.fail(err)
 				}
-				svc = svc.WithNotifier(n, remind)
+				svc = svc.WithNotifier(n, every)
 			}
+			s.progress.set("sweeping at " + now.Format(time.RFC3339))
 			rep, err := svc.Sweep(cmd.Context(), now)
 			if err != nil {
-				return err
+				return s.fail(err)
 			}
-			if topic == "" {
+			p := s.printer(o)
+			v := sweepView{At: now, DryRun: topic == "", Keys: rep.Keys, Alerts: alertViews(rep.Alerts), Resolved: alertViews(rep.Resolved),
+				Notices: rep.Notices, NoticesFailed: rep.NoticesFailed, NoticesPastLease: rep.NoticesPastLease, WouldSend: pre.subjects,
+				Failed: []keyError{}}
+			for _, f := range rep.Failed {
+				v.Failed = append(v.Failed, keyError{KeyARN: f.KeyARN, Error: f.Err.Error()})
+			}
+			switch {
+			case p.format == outJSON:
+				err = p.json(v)
+			case p.format == outCSV:
+				rows := make([][]string, 0, len(v.Alerts))
+				for _, a := range v.Alerts {
+					rows = append(rows, []string{a.Type, a.Severity, a.GrantID, a.KeyARN, a.Message})
+				}
+				err = p.csv([]string{"type", "severity", "grantId", "keyArn", "message"}, rows)
+			case topic == "":
 				fmt.Fprintf(out, "dry run at %s: %d keys swept, %d alerts would be raised, %d notices would be sent; nothing was written (deliver with --topic ARN)\n",
 					now.Format(time.RFC3339), rep.Keys, len(rep.Alerts), rep.Notices)
-			} else {
+			default:
 				fmt.Fprintf(out, "swept %d keys at %s: %d alerts raised, %d resolved, %d notices sent (%d sent again after their lease)\n",
 					rep.Keys, now.Format(time.RFC3339), len(rep.Alerts), len(rep.Resolved), rep.Notices, rep.NoticesPastLease)
+			}
+			if err != nil {
+				return err
 			}
 			return sweepFailures(rep)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&table, "table", "", "DynamoDB table (AWS_ENDPOINT_URL is honoured)")
+	fl.addTable(cmd, "DynamoDB table")
 	f.StringVar(&topic, "topic", "", "SNS topic ARN to deliver to (default: a dry run that prints what it would send)")
-	f.StringVar(&at, "at", "", "sweep time, RFC3339 (default: now)")
-	f.DurationVar(&remind, "remind", 0, "re-notify open alerts this often (0: never)")
+	fl.addAt(cmd, "sweep time, RFC 3339 (default: now)")
+	f.StringVar(&remind, "remind", "0", "re-notify open alerts this often, such as 1d (0: never)")
+	fl.addOutput(cmd)
+	fl.addTimeout(cmd, defaultTimeout)
 	return cmd
 }
 
@@ -114,11 +186,11 @@ func sweepFailures(rep app.SweepReport) error {
 	return &exitError{code: exitRejected, err: fmt.Errorf("sweep: %s; the next sweep tries again", strings.Join(parts, ", "))}
 }
 
-// snsNotifier publishes to topic with the shared AWS configuration (AWS_ENDPOINT_URL is honoured).
-func snsNotifier(cmd *cobra.Command, topic string) (app.Notifier, error) {
-	awsCfg, err := config.LoadDefaultConfig(cmd.Context())
+// snsNotifier publishes to topic with the session's AWS configuration (AWS_ENDPOINT_URL is honoured).
+func snsNotifier(s *session, topic string) (app.Notifier, error) {
+	cfg, err := s.aws()
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
-	return alert.NewSNS(sns.NewFromConfig(awsCfg), topic), nil
+	return alert.NewSNS(sns.NewFromConfig(cfg), topic), nil
 }

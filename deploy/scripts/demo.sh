@@ -43,17 +43,19 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then
   echo "demo: replay failed with exit status $status" >&2
   exit "$status"
 fi
-# Query the history just recorded (README "Query grant history"). Read-only: Query and GetItem.
+# Query the history just recorded (README "Query grant history"): read-only, Query and GetItem. --at makes the ages
+# ("active for") those at the sweep time; ids are typed as the tables print them, or shorter (8 characters or more).
 KEY01=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-010000000001
 KEY03=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-030000000001
-query() { local rc=0; echo "\$ grantwatch $*"; bin/grantwatch "$@" --table "$TABLE" || rc=$?; echo; return "$rc"; }
-echo "== querying the recorded history"
-query grants --kind secondary --state active
-query grants --key "$KEY01" --active-at 2024-05-30T10:30:00Z
-query grants --key "$KEY03" --active-at 2024-05-31T18:00:01Z
-query history 0102381c786c9b7dea68c477c3cd775e83df21675a72b533994ad18ad07d7f01
-query history 0202be99679f2e780907af0d2edb2fa40ec07461e7dc2942ad2d8d6fae882266
-query keys --output csv
+query() { local rc=0; echo "\$ grantwatch $*"; GRANTWATCH_TABLE="$TABLE" bin/grantwatch "$@" || rc=$?; echo; return "$rc"; }
+echo "== querying the recorded history (GRANTWATCH_TABLE=$TABLE)"
+query grants --kind secondary --state active --at "$AT"
+query grants --key "$KEY01" --active-at 2024-05-30T10:30:00Z --at "$AT"
+query grants --key "$KEY03" --active-at 2024-05-31T18:00:01Z --at "$AT"
+query history 0102381c786c --at "$AT"
+query history 0202be99 --at "$AT"
+query keys --at "$AT"
+query keys -o csv
 qstatus=0
 query history ffff0000 || qstatus=$?
 [ "$qstatus" -eq 3 ] || { echo "demo: history of an unknown grant exited $qstatus; want 3 (not found)" >&2; exit 1; }

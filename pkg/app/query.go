@@ -49,6 +49,10 @@ type GrantPage struct {
 	Next   string
 }
 
+// GrantIDPrefixLen is the shortest grant id prefix GrantIDs takes: stores index grants by their first
+// GrantIDPrefixLen characters, so that a prefix is a key condition, never a scan.
+const GrantIDPrefixLen = 8
+
 // QueryStore is the port of the Query use case: key-condition reads only (no Scan, no write).
 type QueryStore interface {
 	// QueryGrants returns reported grants (never pending tombstones) that match q, in index order. A page may hold
@@ -56,6 +60,9 @@ type QueryStore interface {
 	QueryGrants(ctx context.Context, q GrantQuery) (GrantPage, error)
 	// GrantKeys returns the keys on which a grant with this id is recorded (usually one).
 	GrantKeys(ctx context.Context, grantID string) ([]string, error)
+	// GrantIDs returns, in id order and each once, up to limit ids of reported grants that begin with prefix, which
+	// has at least GrantIDPrefixLen characters: what a person who copied the start of an id from a table means.
+	GrantIDs(ctx context.Context, prefix string, limit int) ([]string, error)
 	// Grant returns one grant; the zero Grant when it is not stored.
 	Grant(ctx context.Context, keyARN, grantID string) (lifecycle.Grant, error)
 	// Children returns the grants on the key whose parent is grantID.

@@ -75,21 +75,65 @@ func Time(field, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// maxAgeDays bounds ages given in days (a century), so that the duration cannot overflow.
-const maxAgeDays = 36500
+// maxAge bounds durations (a century), so that days and weeks cannot overflow.
+const maxAge = 36500 * 24 * time.Hour
 
-// Age accepts a positive Go duration (36h, 90m) or a number of days (30d).
+// dayParts matches a leading count of weeks or days: Go's durations stop at hours.
+var dayParts = regexp.MustCompile(`^([0-9]+)([wd])`)
+
+// Age accepts a positive duration: Go's (90m, 36h, 1h30m) with days and weeks too (30d, 2w, 1w2d), and with spaces
+// between the parts as the CLI prints them ("3d 4h"). It is the one parser of durations people and callers give.
 func Age(field, s string) (time.Duration, error) {
-	bad := &app.InputError{Field: field, Value: s, Problem: "is not a positive duration such as 24h, 90m or 30d"}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 || n > maxAgeDays {
+	d, err := duration(s)
+	if err != nil || d <= 0 {
+		return 0, &app.InputError{Field: field, Value: s, Problem: "is not a positive duration such as 90m, 36h, 30d or 2w"}
+	}
+	return d, nil
+}
+
+// AgeOrZero accepts what Age does, and zero: for settings where 0 means off.
+func AgeOrZero(field, s string) (time.Duration, error) {
+	d, err := duration(s)
+	if err != nil || d < 0 {
+		return 0, &app.InputError{Field: field, Value: s, Problem: "is not a duration of 0 or more such as 0, 90m, 36h or 1d"}
+	}
+	return d, nil
+}
+
+func duration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("not a duration: %q", s)
+	rest := strings.ReplaceAll(s, " ", "")
+	var d time.Duration
+	days := false
+	for {
+		m := dayParts.FindStringSubmatch(rest)
+		if m == nil {
+			break
+		}
+		n, err := strconv.Atoi(m[1])
+		unit := 24 * time.Hour
+		if m[2] == "w" {
+			unit *= 7
+		}
+		if err != nil || time.Duration(n) > maxAge/unit {
 			return 0, bad
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		d, days, rest = d+time.Duration(n)*unit, true, rest[len(m[0]):]
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
+	if rest != "" {
+		// A bare "0" is Go's only unitless duration; after days it would be a number missing its unit.
+		if days && rest == "0" {
+			return 0, bad
+		}
+		g, err := time.ParseDuration(rest)
+		if err != nil || g < 0 {
+			return 0, bad
+		}
+		d += g
+	} else if !days {
+		return 0, bad
+	}
+	if d > maxAge {
 		return 0, bad
 	}
 	return d, nil

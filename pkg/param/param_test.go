@@ -45,6 +45,19 @@ func TestParse(t *testing.T) {
 		{"negative age", func() error { _, err := param.Age("a", "-1h"); return err }, false},
 		{"zero days", func() error { _, err := param.Age("a", "0d"); return err }, false},
 		{"too many days", func() error { _, err := param.Age("a", "36501d"); return err }, false},
+		{"weeks", func() error { _, err := param.Age("a", "2w"); return err }, true},
+		{"weeks and days", func() error { _, err := param.Age("a", "1w2d"); return err }, true},
+		{"as the CLI prints it", func() error { _, err := param.Age("a", "3d 4h"); return err }, true},
+		{"days and a bare 0", func() error { _, err := param.Age("a", "1d0"); return err }, false},
+		{"negative days", func() error { _, err := param.Age("a", "-1d"); return err }, false},
+		{"empty age", func() error { _, err := param.Age("a", ""); return err }, false},
+		{"word", func() error { _, err := param.Age("a", "long"); return err }, false},
+		{"zero is no age", func() error { _, err := param.Age("a", "0"); return err }, false},
+		{"zero interval", func() error { _, err := param.AgeOrZero("a", "0"); return err }, true},
+		{"zero seconds interval", func() error { _, err := param.AgeOrZero("a", "0s"); return err }, true},
+		{"week interval", func() error { _, err := param.AgeOrZero("a", "1w"); return err }, true},
+		{"negative interval", func() error { _, err := param.AgeOrZero("a", "-1h"); return err }, false},
+		{"too many weeks", func() error { _, err := param.AgeOrZero("a", "5215w"); return err }, false},
 		{"limit 1", func() error { _, err := param.Limit("limit", "1"); return err }, true},
 		{"limit 100", func() error { _, err := param.Limit("limit", "100"); return err }, true},
 		{"limit 0", func() error { _, err := param.Limit("limit", "0"); return err }, false},
@@ -69,8 +82,11 @@ func TestValues(t *testing.T) {
 	if n, err := param.Limit("limit", ""); n != app.DefaultLimit || err != nil {
 		t.Errorf(`Limit("") = %d, %v; want the default`, n, err)
 	}
-	if d, _ := param.Age("a", "2d"); d != 48*time.Hour {
-		t.Errorf(`Age("2d") = %v; want 48h`, d)
+	for in, want := range map[string]time.Duration{"2d": 48 * time.Hour, "2w": 14 * 24 * time.Hour, "1w2d": 9 * 24 * time.Hour,
+		"3d 4h": 76 * time.Hour, "1d12h30m": 36*time.Hour + 30*time.Minute, "90m": 90 * time.Minute, "1.5h": 90 * time.Minute} {
+		if d, err := param.Age("a", in); d != want || err != nil {
+			t.Errorf("Age(%q) = %v, %v; want %v", in, d, err, want)
+		}
 	}
 	at, _ := param.Time("at", "2024-05-30T10:30:00+02:00")
 	if at.Location() != time.UTC || !at.Equal(time.Date(2024, 5, 30, 8, 30, 0, 0, time.UTC)) {
@@ -86,6 +102,8 @@ func TestMessages(t *testing.T) {
 	_, errKey := param.KeyARN("--key", "alias/x")
 	_, errKind := param.Kind("kind", "tertiary")
 	_, errState := param.State("state", "closed")
+	_, errAge := param.Age("--secondary-max-age", "long")
+	_, errInterval := param.AgeOrZero("--remind", "-1h")
 	for _, tt := range []struct {
 		err  error
 		want string
@@ -93,6 +111,8 @@ func TestMessages(t *testing.T) {
 		{errKey, `--key "alias/x" is not a KMS key ARN such as arn:aws:kms:`},
 		{errKind, `kind "tertiary" is not one of primary, secondary, knowledge-base, data-automation, other-bedrock`},
 		{errState, `state "closed" is not one of active, retired, revoked, ended ("ended": no longer listed by KMS`},
+		{errAge, `--secondary-max-age "long" is not a positive duration such as 90m, 36h, 30d or 2w`},
+		{errInterval, `--remind "-1h" is not a duration of 0 or more such as 0, 90m, 36h or 1d`},
 	} {
 		if !strings.HasPrefix(tt.err.Error(), tt.want) {
 			t.Errorf("message %q; want it to start with %q", tt.err, tt.want)

@@ -83,6 +83,7 @@ type Stats struct {
 type Rejected struct {
 	Source string `json:"source"`
 	Error  string `json:"error"`
+	Err    error  `json:"-"` // what Error says, typed (a *trail.Error, an *fs.PathError), for callers that word it
 }
 
 // Rules returns cfg as replay applies it. Replay's input is complete: when the sweep at --at runs, no grant event is
@@ -103,7 +104,11 @@ type Replayer struct {
 	inputs Inputs
 	// Filter selects the files laid out as a trail archive by account, Region and date.
 	Filter trail.ArchiveFilter
+	// Progress, when set, is told how far the replay is: as each file opens and every progressEvery events.
+	Progress func(file string, files int, s Stats)
 }
+
+const progressEvery = 1000
 
 // New returns a Replayer that ingests through svc.
 func New(svc *app.Service) *Replayer { return &Replayer{svc: svc, keys: map[string]bool{}} }
@@ -144,7 +149,7 @@ func Files(paths []string) (files, skipped []string, errs []Rejected) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			errs = append(errs, Rejected{Source: p, Error: "replay: " + err.Error()})
+			errs = append(errs, Rejected{Source: p, Error: "replay: " + err.Error(), Err: err})
 			continue
 		}
 		if !info.IsDir() {
@@ -154,7 +159,7 @@ func Files(paths []string) (files, skipped []string, errs []Rejected) {
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			switch {
 			case err != nil:
-				errs = append(errs, Rejected{Source: path, Error: "replay: " + err.Error()})
+				errs = append(errs, Rejected{Source: path, Error: "replay: " + err.Error(), Err: err})
 			case d.IsDir():
 			case Readable(path):
 				files = append(files, path)
@@ -164,7 +169,7 @@ func Files(paths []string) (files, skipped []string, errs []Rejected) {
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, Rejected{Source: p, Error: "replay: " + err.Error()})
+			errs = append(errs, Rejected{Source: p, Error: "replay: " + err.Error(), Err: err})
 		}
 	}
 	slices.Sort(files)
@@ -181,7 +186,7 @@ func (r *Replayer) Paths(ctx context.Context, paths []string) error {
 		return &NoInputError{Paths: paths}
 	}
 	for _, e := range errs {
-		r.reject(e.Source, errors.New(e.Error))
+		r.reject(e.Source, fmt.Errorf("replay: %w", e.Err)) // the same text as e.Error
 	}
 	r.inputs.SkippedFiles += len(skipped)
 	r.inputs.Skipped = append(r.inputs.Skipped, skipped...)
@@ -231,6 +236,9 @@ func (r *Replayer) input(ctx context.Context, in Input) error {
 	}
 	defer body.Close()
 	r.inputs.Files++
+	if r.Progress != nil {
+		r.Progress(in.Name, r.inputs.Files, r.stats)
+	}
 	return trail.Read(ctx, in.Name, body, func(it trail.Item) error { return r.item(ctx, it) })
 }
 
@@ -273,6 +281,9 @@ func (r *Replayer) item(ctx context.Context, it trail.Item) error {
 	r.stats.Events++
 	r.count(res.Outcome)
 	r.keys[ev.KeyARN] = true
+	if r.Progress != nil && r.stats.Events%progressEvery == 0 {
+		r.Progress(it.Source, r.inputs.Files, r.stats)
+	}
 	return nil
 }
 
@@ -301,7 +312,7 @@ func (r *Replayer) job(ctx context.Context, source string, ev lifecycle.JobEvent
 func (r *Replayer) reject(source string, err error) {
 	r.stats.Events++
 	r.stats.Rejected++
-	r.errs = append(r.errs, Rejected{Source: source, Error: err.Error()})
+	r.errs = append(r.errs, Rejected{Source: source, Error: err.Error(), Err: err})
 }
 
 // Finish runs one sweep at at and reports every Bedrock grant and alert on the keys the replay touched.

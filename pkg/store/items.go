@@ -49,11 +49,12 @@ type grantItem struct {
 	Pending       bool          `dynamodbav:"pd,omitempty"`
 	History       []historyItem `dynamodbav:"h,omitempty"`
 	Alerts        []alertItem   `dynamodbav:"al,omitempty"`
-	// Index keys: ActiveGrants (the sweep) while in the working set, GrantsByKind when reported.
+	// Index keys: ActiveGrants (the sweep) while in the working set, GrantsByKind and GrantsByIdPrefix when reported.
 	GSI1PK string `dynamodbav:"gsi1pk,omitempty"`
 	GSI1SK string `dynamodbav:"gsi1sk,omitempty"`
 	GSI2PK string `dynamodbav:"gsi2pk,omitempty"`
 	GSI2SK string `dynamodbav:"gsi2sk,omitempty"`
+	GSI3PK string `dynamodbav:"gsi3pk,omitempty"` // GrantsByIdPrefix, when reported
 	TTL    int64  `dynamodbav:"ttl,omitempty"`
 }
 
@@ -223,6 +224,7 @@ func toGrantItem(keyARN string, g lifecycle.Grant) grantItem {
 	if k := kindIndexKeys(g); k != nil {
 		it.GSI2PK, it.GSI2SK = k["gsi2pk"], k["gsi2sk"]
 	}
+	it.GSI3PK = idPrefixKey(g)
 	if g.Pending && g.Ended() {
 		it.TTL = g.EndedAt.Add(retention).Unix()
 	}

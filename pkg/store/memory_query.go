@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -113,6 +114,26 @@ func (m *Memory) GrantKeys(_ context.Context, grantID string) ([]string, error) 
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// GrantIDs returns the ids of reported grants that begin with prefix, as GrantsByIdPrefix does.
+func (m *Memory) GrantIDs(_ context.Context, prefix string, limit int) ([]string, error) {
+	if len(prefix) < app.GrantIDPrefixLen || limit < 1 {
+		return nil, fmt.Errorf("store: find grants by prefix %q: want at least %d characters and a limit, got limit %d", prefix, app.GrantIDPrefixLen, limit)
+	}
+	m.mu.Lock()
+	var ids []string
+	for _, mk := range m.keys {
+		mk.each(func(g lifecycle.Grant) {
+			if idPrefixKey(g) != "" && strings.HasPrefix(g.ID, prefix) {
+				ids = append(ids, g.ID)
+			}
+		})
+	}
+	m.mu.Unlock()
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	return ids[:min(len(ids), limit)], nil
 }
 
 // Grant returns a copy of one grant; the zero Grant when there is none.

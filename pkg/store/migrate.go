@@ -3,12 +3,14 @@ package store
 // Migration from format 1 (v1.go) to FormatVersion. Format 1 kept every grant a key ever had under GRANT#<id> and no
 // meta record, and the Bedrock job registry in one item; Migrate rewrites each key's items in format 2, builds its
 // meta record and moves the grants that ended before the working set's horizon to the archive, key by key with the
-// same conditional writes as SaveKey, splits the job registry (MigrateJobs), then stamps the table. It is idempotent: a key already in format 2 with a meta record is left alone, so a run that
-// stopped half way is finished by running it again. Run it with ingest stopped (the writes are conditional, so a
+// same conditional writes as SaveKey, splits the job registry (MigrateJobs), then stamps the table. It is
+// idempotent: a key already in format 2 with a meta record is left alone, so a run that stopped half way is
+// finished by running it again. Run it with ingest stopped (the writes are conditional, so a
 // racing writer makes it fail, not lose data; run it again).
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 )
@@ -30,12 +33,23 @@ type MigrateReport struct {
 	Grants      int    `json:"grantsRewritten"`
 	Archived    int    `json:"grantsArchived"`
 	JobRecords  int    `json:"jobRecordsWritten"` // the Bedrock job registry's single item, split (MigrateJobs)
-	DryRun      bool   `json:"dryRun,omitempty"`
+	// Indexed counts grant items given the GrantsByIdPrefix key they lacked: written before that index existed.
+	Indexed int  `json:"grantsIndexed"`
+	DryRun  bool `json:"dryRun,omitempty"`
 }
 
-// Migrate converts the table to FormatVersion at time now (which, with cfg, decides what is archived). A table
-// already stamped with FormatVersion is left as it is; one of a newer format is a *FormatError.
-func Migrate(ctx context.Context, api CheckedAPI, table string, now time.Time, cfg lifecycle.Config, dryRun bool) (MigrateReport, error) {
+// MigrateAPI is what Migrate uses: a checked table, and UpdateItem to add an index key to an item in place.
+type MigrateAPI interface {
+	CheckedAPI
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+var _ MigrateAPI = (*dynamodb.Client)(nil)
+
+// Migrate converts the table to FormatVersion at time now (which, with cfg, decides what is archived), then gives
+// every reported grant item its GrantsByIdPrefix key (indexPrefixes). A table already stamped with FormatVersion
+// only gets the second step; one of a newer format is a *FormatError.
+func Migrate(ctx context.Context, api MigrateAPI, table string, now time.Time, cfg lifecycle.Config, dryRun bool) (MigrateReport, error) {
 	rep := MigrateReport{Table: table, DryRun: dryRun}
 	f, empty, err := Format(ctx, api, table)
 	if err != nil {
@@ -46,7 +60,7 @@ func Migrate(ctx context.Context, api CheckedAPI, table string, now time.Time, c
 	case f > FormatVersion:
 		return rep, &FormatError{Table: table, Format: f}
 	case f == FormatVersion && !empty:
-		return rep, nil // stamped: every key was converted
+		return indexPrefixes(ctx, api, table, rep) // stamped: every key was converted
 	}
 	keys, current, err := keysToMigrate(ctx, api, table)
 	if err != nil {
@@ -82,6 +96,49 @@ func Migrate(ctx context.Context, api CheckedAPI, table string, now time.Time, c
 	}
 	if err := stampFormat(ctx, api, table); err != nil {
 		return rep, err
+	}
+	// Converted keys were written with the key; keys that were current already may predate the index.
+	return indexPrefixes(ctx, api, table, rep)
+}
+
+// indexPrefixes adds gsi3pk to the format-2 grant items that lack it: one Scan of the keys and the attributes that
+// decide, then one UpdateItem per item. The update changes only the index key, on the condition that the item is
+// still there without one, so a writer racing it loses nothing (the writer's item carries the key itself).
+func indexPrefixes(ctx context.Context, api MigrateAPI, table string, rep MigrateReport) (MigrateReport, error) {
+	pages := dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table),
+		ProjectionExpression: aws.String("pk, sk, fv, grantId, gsi3pk, pd")})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("store: list the grants of table %s: %w", table, err)
+		}
+		for _, item := range out.Items {
+			_, _, isGrant := grantIDOf(stringAttr(item, "sk"))
+			pending, _ := item["pd"].(*types.AttributeValueMemberBOOL)
+			id := stringAttr(item, "grantId")
+			if !isGrant || id == "" || formatOf(item) != FormatVersion || item["gsi3pk"] != nil || pending != nil && pending.Value {
+				continue
+			}
+			rep.Indexed++
+			if rep.DryRun {
+				continue
+			}
+			_, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 aws.String(table),
+				Key:                       map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]},
+				UpdateExpression:          aws.String("SET gsi3pk = :p"),
+				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(gsi3pk)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(idPrefixKey(lifecycle.Grant{ID: id}))},
+			})
+			var ccf *types.ConditionalCheckFailedException
+			if errors.As(err, &ccf) {
+				rep.Indexed-- // rewritten or moved meanwhile: its writer indexed it
+				continue
+			}
+			if err != nil {
+				return rep, fmt.Errorf("store: index grant %s of table %s: %w (run the migration again)", id, table, err)
+			}
+		}
 	}
 	return rep, nil
 }

@@ -222,3 +222,45 @@ func TestMigrateFormat1(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateIndexesPrefixes: grant items written before GrantsByIdPrefix existed (no gsi3pk) are not found by
+// prefix; `table migrate` adds the key to exactly those (reported grants only), and a second run has nothing to do.
+func TestMigrateIndexesPrefixes(t *testing.T) {
+	ctx := context.Background()
+	tbl, client := newTable(t)
+	keyWithGrants := lifecycle.NewKey(keyA)
+	for _, g := range []lifecycle.Grant{activeGrant(keyA, "abcdef0011aa"), archived(endedGrant(keyA, "abcdef0022bb")), pendingGrant(keyA, "abcdef0033cc")} {
+		keyWithGrants.Grants[g.ID] = g
+	}
+	if err := saveAll(ctx, tbl, keyWithGrants, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, sk := range []string{"GRANT#abcdef0011aa", "ARCHIVE#abcdef0022bb", "GRANT#abcdef0033cc"} {
+		if _, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tableName),
+			Key: map[string]types.AttributeValue{"pk": str("KEY#" + keyA), "sk": str(sk)}, UpdateExpression: aws.String("REMOVE gsi3pk")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := store.NewReader(client, tableName)
+	if ids, err := rd.GrantIDs(ctx, "abcdef00", 10); err != nil || len(ids) != 0 {
+		t.Fatalf("GrantIDs before the migration = %q, %v; want none (the items predate the index)", ids, err)
+	}
+	now := time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC)
+	dry, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), true)
+	if err != nil || dry.Indexed != 2 {
+		t.Fatalf("Migrate(dry run) = %+v, %v; want 2 grants to index", dry, err)
+	}
+	if ids, _ := rd.GrantIDs(ctx, "abcdef00", 10); len(ids) != 0 {
+		t.Fatalf("a dry run indexed %q", ids)
+	}
+	rep, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), false)
+	if err != nil || rep.Indexed != 2 || rep.Keys != 0 {
+		t.Fatalf("Migrate() = %+v, %v; want 2 grants indexed and no key converted", rep, err)
+	}
+	if ids, err := rd.GrantIDs(ctx, "abcdef00", 10); err != nil || !slices.Equal(ids, []string{"abcdef0011aa", "abcdef0022bb"}) {
+		t.Errorf("GrantIDs after the migration = %q, %v; want the two reported grants", ids, err)
+	}
+	if again, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), false); err != nil || again.Indexed != 0 {
+		t.Errorf("second Migrate() = %+v, %v; want nothing to index", again, err)
+	}
+}

@@ -24,6 +24,9 @@ import (
 const (
 	KindIndex = "GrantsByKind" // gsi2pk = KIND#<kind>, gsi2sk = <createdAt fixed width>#<grantId[:8]> (format 1: #<keyArn>#<grantId>)
 	IDIndex   = "GrantsById"   // grantId, KEYS_ONLY
+	// PrefixIndex finds grants by the start of their id: gsi3pk = grantId[:app.GrantIDPrefixLen], sort key grantId,
+	// KEYS_ONLY. Pending tombstones are left out, so a hidden grant never makes a prefix ambiguous.
+	PrefixIndex = "GrantsByIdPrefix"
 )
 
 // KindIndexAttributes are the non-key attributes GrantsByKind projects: what a GrantSummary needs. keyArn is
@@ -69,6 +72,14 @@ func kindIndexKeys(g lifecycle.Grant) map[string]string {
 		"gsi2pk": kindPrefix + string(g.Kind),
 		"gsi2sk": sortTime(g.CreatedAt) + "#" + shortID(g.ID),
 	}
+}
+
+// idPrefixKey is the PrefixIndex partition of g, or "" when g is not in that index.
+func idPrefixKey(g lifecycle.Grant) string {
+	if !g.Reported() {
+		return ""
+	}
+	return g.ID[:min(len(g.ID), app.GrantIDPrefixLen)]
 }
 
 // shortID is the part of a grant id GrantsByKind sorts by after the creation time: enough to order grants created
@@ -245,6 +256,36 @@ func (r *Reader) GrantKeys(ctx context.Context, grantID string) ([]string, error
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
+}
+
+// GrantIDs queries PrefixIndex: one partition, the ids that begin with prefix in order. Grant items written before
+// the index existed are found once `grantwatch table migrate` has given them their gsi3pk.
+func (r *Reader) GrantIDs(ctx context.Context, prefix string, limit int) ([]string, error) {
+	if len(prefix) < app.GrantIDPrefixLen || limit < 1 {
+		return nil, fmt.Errorf("store: find grants by prefix %q: want at least %d characters and a limit, got limit %d", prefix, app.GrantIDPrefixLen, limit)
+	}
+	pages := dynamodb.NewQueryPaginator(r.api, &dynamodb.QueryInput{
+		TableName:              aws.String(r.name),
+		IndexName:              aws.String(PrefixIndex),
+		KeyConditionExpression: aws.String("gsi3pk = :p AND begins_with(grantId, :id)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(prefix[:app.GrantIDPrefixLen]),
+			":id": str(prefix)},
+	})
+	var ids []string
+	for pages.HasMorePages() && len(ids) < limit {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: find grants by prefix %s: %w", prefix, err)
+		}
+		for _, item := range out.Items {
+			id := stringAttr(item, "grantId")
+			// Sorted by grantId: the same id on several keys comes in a row.
+			if n := len(ids); id != "" && (n == 0 || ids[n-1] != id) && len(ids) < limit {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
 }
 
 // Grant reads one grant item, from the working set or else the archive; the zero Grant when there is none.

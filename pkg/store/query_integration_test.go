@@ -138,8 +138,12 @@ func TestReaderIssuesNoScan(t *testing.T) {
 	proxyURL, calls := testenv.CountingProxy(t)
 	cfg := testenv.AWSConfig()
 	cfg.BaseEndpoint = &proxyURL
-	q := app.NewQuery(store.NewReader(dynamodb.NewFromConfig(cfg), tableName), func() time.Time { return fixture.DemoAt })
+	rd := store.NewReader(dynamodb.NewFromConfig(cfg), tableName)
+	q := app.NewQuery(rd, func() time.Time { return fixture.DemoAt })
 	ctx := t.Context()
+	if ids, err := rd.GrantIDs(ctx, "0101ea75", 10); err != nil || len(ids) != 1 {
+		t.Fatalf("GrantIDs(0101ea75) = %q, %v; want one grant", ids, err)
+	}
 	if _, err := q.AllGrants(ctx, app.Filter{ActiveAt: fixture.DemoAt.Add(-30 * time.Hour)}, 1000); err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +162,10 @@ func TestReaderIssuesNoScan(t *testing.T) {
 			t.Errorf("read path called %s", op)
 		}
 	}
+}
+
+// TestReaderGrantIDs: prefixes are a key condition on GrantsByIdPrefix, answered as the memory store answers them.
+func TestReaderGrantIDs(t *testing.T) {
+	tbl, client := newTable(t)
+	testGrantIDs(t, tbl, store.NewReader(client, tableName))
 }

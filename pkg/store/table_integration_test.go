@@ -89,7 +89,7 @@ func TestCreateTable(t *testing.T) {
 		got[aws.ToString(g.IndexName)] = g.Projection.ProjectionType
 	}
 	want := map[string]types.ProjectionType{store.ActiveIndex: types.ProjectionTypeKeysOnly,
-		store.KindIndex: types.ProjectionTypeInclude, store.IDIndex: types.ProjectionTypeKeysOnly}
+		store.KindIndex: types.ProjectionTypeInclude, store.IDIndex: types.ProjectionTypeKeysOnly, store.PrefixIndex: types.ProjectionTypeKeysOnly}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("table indexes = %v; want %v", got, want)
 	}
