@@ -7,10 +7,10 @@ BUILD    = CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -buildv
 need = @command -v $(1) >/dev/null 2>&1 || { echo "make: $(1) not found: $(2)" >&2; exit 1; }
 GO_HINT   = install Go 1.26 (https://go.dev/dl/) or set GO=/path/to/go
 PY_HINT   = it comes preinstalled with the machine image (../shared/docs/toolchain.md §0) and cannot be installed from here
-TMUX_HINT = the CLI's screen tests run it as their terminal; it is a Debian package: apt-get install tmux
+TMUX_HINT = the CLI's screen tests run it as their terminal; it is a Debian package: run make tools (or apt-get install tmux)
 SAM_HINT  = install the AWS SAM CLI (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)
 
-.PHONY: build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction build-checks grantwatch test unit lint golden bench fuzz demo deploy clean
+.PHONY: tools build-IngestFunction build-SweepFunction build-QueryFunction build-BackfillFunction build-ReconcileFunction build-checks grantwatch test unit lint golden bench fuzz demo deploy clean
 
 # sam build runs these with ARTIFACTS_DIR set; ARCH=$(go env GOARCH) builds for the host (tests). The function
 # behind each: IngestFunction (EventBridge CloudTrail events), SweepFunction (schedule), QueryFunction (HTTP API),
@@ -41,8 +41,18 @@ grantwatch:
 RACE_PKGS = ./pkg/app/... ./pkg/store/... ./pkg/alert/... ./pkg/archive/... ./pkg/emf/... ./pkg/lookup/... \
             ./pkg/trail/... ./pkg/replay/... ./internal/... ./cmd/...
 
+# tools installs what make test needs and a fresh machine of this kind may lack, from Debian's packages: tmux. The
+# Python tools (moto_server, cfn-lint, aws) come with the machine image and cannot be installed from here.
+tools:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { echo "make: tmux not found and no apt-get to install it: $(TMUX_HINT)" >&2; exit 1; }; \
+	  echo "== installing tmux from Debian's packages (the CLI's screen tests run in it)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tmux >/dev/null || \
+	    { echo "make: installing tmux failed: $(TMUX_HINT)" >&2; exit 1; }; }
+
 # The full suite, moto-backed integration tests included.
-test: lint
+test: lint tools
 	$(call need,moto_server,$(PY_HINT))
 	$(call need,tmux,$(TMUX_HINT))
 	$(GO) test -tags integration -count=1 -race $(RACE_PKGS)
