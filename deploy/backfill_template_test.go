@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/org"
 )
 
 // wildcardAllowList is every wildcard resource the templates may hold, each for exactly one action alone
@@ -14,7 +16,7 @@ import (
 var wildcardAllowList = map[string]string{
 	"cloudtrail:LookupEvents": "*",
 	"kms:ListGrants":          "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*",
-	"sts:AssumeRole":          "arn:${AWS::Partition}:iam::*:role" + memberReaderPath + memberReaderName,
+	"sts:AssumeRole":          org.MemberRoleARN("${AWS::Partition}", "*"),
 }
 
 // wildcardAllowed reports whether st may have the wildcard resource res.

@@ -13,15 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// The names that tie the central stack's backfill and reconcile to the member accounts' read-only role: the
-// member role trusts only central roles under centralRolePath, and the central roles may assume only the role at
-// memberReaderPath + memberReaderName, in any account of the organization.
-const (
-	centralRolePath  = "/grantwatch/central/"
-	memberReaderPath = "/grantwatch/"
-	memberReaderName = "grantwatch-member-reader"
+	"github.com/grantwatch/grantwatch/pkg/org"
 )
 
 // patternSources maps each copy of an event pattern to the IngestFunction event it copies.
@@ -276,8 +269,8 @@ func TestCentralAssumesMemberReader(t *testing.T) {
 	for id, fn := range resources(t, tpl, "AWS::Serverless::Function") {
 		p := props(t, fn)
 		reads := id == "BackfillFunction" || id == "ReconcileFunction"
-		if (p["RolePath"] == centralRolePath) != reads {
-			t.Errorf("%s RolePath = %v; only BackfillFunction and ReconcileFunction may have %s, which member accounts trust", id, p["RolePath"], centralRolePath)
+		if (p["RolePath"] == org.CentralRolePath) != reads {
+			t.Errorf("%s RolePath = %v; only BackfillFunction and ReconcileFunction may have %s, which member accounts trust", id, p["RolePath"], org.CentralRolePath)
 		}
 		var assumes []any
 		for _, pol := range asList(t, id+" Policies", p["Policies"]) {
@@ -300,11 +293,11 @@ func TestCentralAssumesMemberReader(t *testing.T) {
 	}
 	// The member role is where the central roles look for it, and trusts those roles.
 	reader := props(t, at(t, loadMember(t), "Resources", "ReaderRole").(map[string]any))
-	wantEqual(t, "member ReaderRole Path", reader["Path"], memberReaderPath)
-	wantEqual(t, "member ReaderRole RoleName", reader["RoleName"], memberReaderName)
+	wantEqual(t, "member ReaderRole Path", reader["Path"], org.MemberRolePath)
+	wantEqual(t, "member ReaderRole RoleName", reader["RoleName"], org.MemberRoleName)
 	principal := at(t, reader, "AssumeRolePolicyDocument", "Statement").([]any)[0].(map[string]any)
 	wantEqual(t, "member ReaderRole aws:PrincipalArn", at(t, principal, "Condition", "ArnLike", "aws:PrincipalArn"), centralSub(
-		"arn:${AWS::Partition}:iam::${CentralAccount}:role"+centralRolePath+"*"))
+		"arn:${AWS::Partition}:iam::${CentralAccount}:role"+org.CentralRolePath+"*"))
 }
 
 // centralSub is member.yaml's !Sub of s with CentralAccount taken from CentralEventBusArn.
@@ -391,7 +384,7 @@ func TestMemberReaderRole(t *testing.T) {
 		"Principal": map[string]any{"AWS": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:root")},
 		"Action":    "sts:AssumeRole",
 		"Condition": map[string]any{
-			"ArnLike":      map[string]any{"aws:PrincipalArn": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:role" + centralRolePath + "*")},
+			"ArnLike":      map[string]any{"aws:PrincipalArn": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:role" + org.CentralRolePath + "*")},
 			"StringEquals": map[string]any{"aws:PrincipalOrgID": ref("OrganizationId")},
 		},
 	}}})

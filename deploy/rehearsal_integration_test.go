@@ -34,6 +34,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/grantwatch/grantwatch/internal/testenv"
+	"github.com/grantwatch/grantwatch/pkg/org"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
@@ -301,7 +302,7 @@ func checkCentral(ctx context.Context, t *testing.T, w site, cs stack, busArn st
 			t.Errorf("%s retry policy = %+v; want 24 h, 185 attempts", c.rule, tg.RetryPolicy)
 		}
 	}
-	for fn, want := range map[string]string{"BackfillFunctionRole": centralRolePath, "ReconcileFunctionRole": centralRolePath, "IngestFunctionRole": "/"} {
+	for fn, want := range map[string]string{"BackfillFunctionRole": org.CentralRolePath, "ReconcileFunctionRole": org.CentralRolePath, "IngestFunctionRole": "/"} {
 		role, err := w.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(cs.physical(t, fn))})
 		if err != nil {
 			t.Fatalf("GetRole %s: %v", fn, err)
@@ -313,12 +314,12 @@ func checkCentral(ctx context.Context, t *testing.T, w site, cs stack, busArn st
 // checkReader: the member role is at the ARN the central functions build, trusting the central account's roles.
 func checkReader(ctx context.Context, t *testing.T, w site, ms stack) {
 	t.Helper()
-	wantEqual(t, "ReaderRole physical id", ms.physical(t, "ReaderRole"), memberReaderName)
-	role, err := w.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(memberReaderName)})
+	wantEqual(t, "ReaderRole physical id", ms.physical(t, "ReaderRole"), org.MemberRoleName)
+	role, err := w.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(org.MemberRoleName)})
 	if err != nil {
-		t.Fatalf("GetRole %s in %s: %v", memberReaderName, w.account, err)
+		t.Fatalf("GetRole %s in %s: %v", org.MemberRoleName, w.account, err)
 	}
-	arn := fmt.Sprintf("arn:aws:iam::%s:role%s%s", w.account, memberReaderPath, memberReaderName)
+	arn := org.MemberRoleARN("aws", w.account)
 	wantEqual(t, "ReaderRole ARN", aws.ToString(role.Role.Arn), arn)
 	wantEqual(t, "ReaderRoleArn output", ms.outputs["ReaderRoleArn"], arn)
 	doc, err := url.QueryUnescape(aws.ToString(role.Role.AssumeRolePolicyDocument))
@@ -336,7 +337,7 @@ func checkReader(ctx context.Context, t *testing.T, w site, ms stack) {
 	}
 	st := trust.Statement[0]
 	wantEqual(t, "ReaderRole trusted account", st.Principal.AWS, "arn:aws:iam::"+centralAccount+":root")
-	wantEqual(t, "ReaderRole trusted roles", st.Condition["ArnLike"]["aws:PrincipalArn"], "arn:aws:iam::"+centralAccount+":role"+centralRolePath+"*")
+	wantEqual(t, "ReaderRole trusted roles", st.Condition["ArnLike"]["aws:PrincipalArn"], "arn:aws:iam::"+centralAccount+":role"+org.CentralRolePath+"*")
 	wantEqual(t, "ReaderRole organization", st.Condition["StringEquals"]["aws:PrincipalOrgID"], rehearsalOrg)
 }
 
