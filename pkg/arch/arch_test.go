@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"pkg/lookup":    {"pkg/lifecycle", "pkg/app", "pkg/trail", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/time/rate"},
 	"pkg/archive":   {"pkg/trail", "pkg/replay", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go", "golang.org/x/sync"},
 	"pkg/handler":   {"pkg/lifecycle", "pkg/trail", "pkg/app", "pkg/param", "pkg/queryapi", "pkg/emf", "github.com/aws/aws-lambda-go/events"},
-	"pkg/env":       {"pkg/lifecycle", "pkg/app"}, // its problems are app.InputErrors
+	"pkg/env":       {"pkg/lifecycle", "pkg/app", "pkg/param"}, // its problems are app.InputErrors, from the one parser of each value
 	"pkg/replay":    {"pkg/lifecycle", "pkg/trail", "pkg/app"},
 	"pkg/store":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/alert":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
