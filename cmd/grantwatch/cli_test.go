@@ -198,6 +198,10 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"grants", "--table", "t", "--key", "alias/x"}, `--key "alias/x" is not a KMS key ARN`},
 		{[]string{"grants", "--table", "t", "extra"}, `grantwatch grants takes no arguments, got ["extra"]`},
 		{[]string{"grants"}, "--table is required: give the stack's TableName output, or set GRANTWATCH_TABLE"},
+		{[]string{"grants", "--table", "t", "--account", "1111", "--region", "east"}, `--account "1111" is not an AWS account id (12 digits, such as 111122223333); --region "east" is not an AWS Region name`},
+		{[]string{"keys", "--table", "t", "--account", "prod"}, `--account "prod" is not an AWS account id`},
+		{[]string{"keys", "--table", "t", "--region", "US-EAST-1"}, `--region "US-EAST-1" is not an AWS Region name`},
+		{[]string{"history", "--table", "t", "0102381c", "--account", "x"}, `--account "x" is not an AWS account id`},
 		{[]string{"keys", "--table", ""}, "--table is required"},
 		{[]string{"keys", "--table", "t", "--timeout", "soon"}, `--timeout "soon"`},
 		{[]string{"history", "--table", "t"}, "history: give exactly one GRANT_ID"},
@@ -229,6 +233,20 @@ func TestFlagValidation(t *testing.T) {
 	}
 	if calls := f.called(); len(calls) > 0 {
 		t.Errorf("bad flags reached AWS: %v", calls)
+	}
+}
+
+// TestAccountNamesEnv: the account names people configure are checked like a flag, naming the variable.
+func TestAccountNamesEnv(t *testing.T) {
+	f := newFakeAWS(t)
+	awsEnv(t, f.URL)
+	t.Setenv(accountNamesEnv, "111122223333=prod,1111=x")
+	_, stderr, code := cli(t.Context(), "keys", "--table", "t")
+	if code != exitUsage || !strings.Contains(stderr, `$GRANTWATCH_ACCOUNT_NAMES "1111=x" is not an account id=name pair`) {
+		t.Errorf("exit %d, stderr %q; want exit 2 naming the variable and the bad pair", code, stderr)
+	}
+	if calls := f.called(); len(calls) > 0 {
+		t.Errorf("AWS was called before the configuration was checked: %v", calls)
 	}
 }
 

@@ -22,10 +22,11 @@ type GrantLister interface {
 	ListGrants(ctx context.Context, keyARN string) ([]lifecycle.ListedGrant, error)
 }
 
-// KeyLister lists the KMS keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
-// implement it; the use case gets it from its constructor, never by asking the store what it can do.
+// KeyLister lists the KMS keys that have recorded Bedrock grants, without a Scan: every key, or the keys of the
+// accounts given. store.Table and store.Memory implement it; the use case gets it from its constructor, never by
+// asking the store what it can do.
 type KeyLister interface {
-	ReconcileKeys(ctx context.Context) ([]string, error)
+	ReconcileKeys(ctx context.Context, accounts []string) ([]string, error)
 }
 
 // KeyReconcile is what reconcile did on one key.
@@ -77,7 +78,7 @@ func (rc *Reconcile) Run(ctx context.Context, keys []string, at time.Time) (Reco
 			return rep, &InputError{Field: "keys", Problem: "are required: this store cannot list the keys it records"}
 		}
 		var err error
-		if keys, err = rc.keys.ReconcileKeys(ctx); err != nil {
+		if keys, err = rc.keys.ReconcileKeys(ctx, nil); err != nil {
 			return rep, err
 		}
 	}

@@ -116,7 +116,7 @@ func TestReconcileAgainstKMS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keys, err := e.table.ReconcileKeys(ctx)
+	keys, err := e.table.ReconcileKeys(ctx, nil)
 	if err != nil || !slices.Equal(keys, slices.Sorted(slices.Values([]string{retiredKey, deniedKey}))) {
 		t.Fatalf("ReconcileKeys() = %v, %v; want the two keys with recorded grants", keys, err)
 	}

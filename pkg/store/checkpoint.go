@@ -188,19 +188,27 @@ func (t *Table) queryRun(ctx context.Context, runID, cond, sk string, each func(
 	return nil
 }
 
-// ReconcileKeys returns, sorted, the KMS keys with recorded Bedrock grants, from the GrantsByKind index (one Query per
-// kind, reading only keyArn; never a Scan). The index holds every reported grant, ended ones too: a key whose
-// grants have all ended can still hold a live grant whose events were lost.
-func (t *Table) ReconcileKeys(ctx context.Context) ([]string, error) {
-	var keys []string
+// ReconcileKeys returns, sorted, the KMS keys with recorded Bedrock grants: of every account from the GrantsByKind
+// index (one Query per kind), or of the accounts given from GrantsByAccount (one Query per account), reading only
+// pk; never a Scan. The indexes hold every reported grant, ended ones too: a key whose grants have all ended can
+// still hold a live grant whose events were lost.
+func (t *Table) ReconcileKeys(ctx context.Context, accounts []string) ([]string, error) {
+	var queries []*dynamodb.QueryInput
 	for _, kind := range app.Kinds {
-		pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
-			TableName:                 aws.String(t.name),
-			IndexName:                 aws.String(KindIndex),
-			KeyConditionExpression:    aws.String("gsi2pk = :k"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(kindPrefix + string(kind))},
-			ProjectionExpression:      aws.String("pk"),
-		})
+		queries = append(queries, &dynamodb.QueryInput{IndexName: aws.String(KindIndex), KeyConditionExpression: aws.String("gsi2pk = :k"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(kindPrefix + string(kind))}})
+	}
+	if len(accounts) > 0 {
+		queries = nil
+		for _, a := range accounts {
+			queries = append(queries, &dynamodb.QueryInput{IndexName: aws.String(AccountIndex), KeyConditionExpression: aws.String("ac = :a"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":a": str(a)}})
+		}
+	}
+	var keys []string
+	for _, in := range queries {
+		in.TableName, in.ProjectionExpression = aws.String(t.name), aws.String("pk")
+		pages := dynamodb.NewQueryPaginator(t.api, in)
 		for pages.HasMorePages() {
 			out, err := pages.NextPage(ctx)
 			if err != nil {
@@ -287,14 +295,20 @@ func (m *Memory) SaveCheckpoint(_ context.Context, c app.Checkpoint) error {
 	return nil
 }
 
-// ReconcileKeys mirrors Table.ReconcileKeys: keys with a reported (non-pending) grant.
-func (m *Memory) ReconcileKeys(context.Context) ([]string, error) {
+// ReconcileKeys mirrors Table.ReconcileKeys: keys with a reported (non-pending) grant, of the accounts given.
+func (m *Memory) ReconcileKeys(_ context.Context, accounts []string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []string
 	for arn, mk := range m.keys {
 		found := false
-		mk.each(func(g lifecycle.Grant) { found = found || (g.Reported() && g.Kind != "") })
+		mk.each(func(g lifecycle.Grant) {
+			if len(accounts) > 0 {
+				found = found || slices.Contains(accounts, accountIndexKey(arn, g))
+			} else {
+				found = found || kindIndexKeys(g) != nil
+			}
+		})
 		if found {
 			out = append(out, arn)
 		}
