@@ -32,6 +32,8 @@ var allowed = map[string][]string{
 	"pkg/alert":     {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/org":       {"pkg/lifecycle", "pkg/app", "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"},
 	"pkg/wire":      {"pkg/lifecycle", "pkg/app", "pkg/env", "pkg/store", "pkg/alert", "pkg/emf", "github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-lambda-go"}, // the functions' shared composition root
+	// Member accounts for the use cases: the org, lookup and inventory adapters joined, for the composition roots.
+	"pkg/members": {"pkg/lifecycle", "pkg/app", "pkg/org", "pkg/lookup", "pkg/inventory", "github.com/aws/aws-sdk-go-v2"},
 	// The edge of the use cases, shared by pkg/handler and cmd/grantwatch: input parsing, and the query side's wire
 	// format. They build on app (its errors, filters and results) and import no adapter.
 	"pkg/param":    {"pkg/lifecycle", "pkg/app"},
@@ -82,6 +84,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		"pkg/inventory":    {module + "pkg/store"},
 		"pkg/alert":        {module + "pkg/store"},
 		"pkg/org":          {module + "pkg/lookup", module + "pkg/inventory"},
+		"pkg/members":      {module + "pkg/store"},
 		"pkg/store":        {module + "pkg/archive"},
 		"pkg/replay":       {"github.com/aws/aws-sdk-go-v2/service/s3"},
 		"pkg/handler":      {module + "cmd/grantwatch", module + "internal/golden"},

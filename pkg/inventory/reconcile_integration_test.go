@@ -121,7 +121,7 @@ func TestReconcileAgainstKMS(t *testing.T) {
 		t.Fatalf("ReconcileKeys() = %v, %v; want the two keys with recorded grants", keys, err)
 	}
 	lister := inventory.New(deniedAPI{API: e.kms, denied: deniedKey})
-	rep, err := app.NewReconcile(e.svc, lister, e.table).Run(ctx, append(keys, untrackedKey), time.Now())
+	rep, err := app.NewReconcile(e.svc, lister, e.table).Run(ctx, append(keys, untrackedKey), app.Scope{}, time.Now())
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}

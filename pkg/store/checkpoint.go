@@ -2,11 +2,13 @@ package store
 
 // Backfill runs and checkpoints, and the KMS keys reconcile visits. Items (no new index; TTL cleans them up):
 //
-//	item        pk                 sk                                  attributes
-//	run         BACKFILL#<runId>   RUN                                 runItem incl. version
-//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>   checkpointItem incl. version
+//	item        pk                 sk                                                   attributes
+//	run         BACKFILL#<runId>   RUN                                                  runItem incl. version
+//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>                    checkpointItem incl. version
+//	                               SLICE#<account>#<region>#<eventName>#<start>         (a slice of another target)
 //
-// Their attribute names are those format 1 used, so runs written before format 2 resume as they are.
+// Their attribute names are those format 1 used, so runs written before format 2 resume as they are; the caller's
+// own account and Region keep the sort key they had before targets, so its runs resume too.
 //
 // Both are written with a PutItem conditional on the version read (attribute_not_exists(pk) for a new item), so
 // two processes working the same run cannot move a slice backwards: the loser gets app.ErrConflict. A run's items
@@ -69,6 +71,8 @@ type checkpointItem struct {
 	SK        string          `dynamodbav:"sk,omitempty"`
 	Format    int             `dynamodbav:"fv,omitempty"`
 	RunID     string          `dynamodbav:"runId"`
+	Account   string          `dynamodbav:"account,omitempty"`
+	Region    string          `dynamodbav:"region,omitempty"`
 	EventName string          `dynamodbav:"eventName"`
 	Start     time.Time       `dynamodbav:"start"`
 	End       time.Time       `dynamodbav:"end"`
@@ -86,7 +90,7 @@ type checkpointItem struct {
 }
 
 func toCheckpointItem(c app.Checkpoint) *checkpointItem {
-	it := &checkpointItem{RunID: c.RunID, EventName: c.EventName, Start: c.Start, End: c.End, Next: c.Next, Pages: c.Pages,
+	it := &checkpointItem{RunID: c.RunID, Account: c.Account, Region: c.Region, EventName: c.EventName, Start: c.Start, End: c.End, Next: c.Next, Pages: c.Pages,
 		Boundary: c.Boundary, Skip: c.Skip, Done: c.Done, Stats: statsItem(c.Stats), UpdatedAt: c.UpdatedAt, Version: c.Version}
 	if !c.Covered.IsZero() {
 		it.Covered = &c.Covered
@@ -98,7 +102,7 @@ func toCheckpointItem(c app.Checkpoint) *checkpointItem {
 }
 
 func (it checkpointItem) checkpoint() app.Checkpoint {
-	c := app.Checkpoint{RunID: it.RunID, EventName: it.EventName, Start: it.Start, End: it.End, Next: it.Next, Pages: it.Pages,
+	c := app.Checkpoint{RunID: it.RunID, Account: it.Account, Region: it.Region, EventName: it.EventName, Start: it.Start, End: it.End, Next: it.Next, Pages: it.Pages,
 		Boundary: it.Boundary, Skip: it.Skip, Done: it.Done, Stats: app.BackfillStats(it.Stats), UpdatedAt: it.UpdatedAt,
 		Version: it.Version}
 	if it.Covered != nil && !it.Covered.IsZero() {
@@ -112,7 +116,10 @@ func (it checkpointItem) checkpoint() app.Checkpoint {
 }
 
 func sliceSK(c app.Checkpoint) string {
-	return slicePrefix + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
+	if c.Target() == (app.Target{}) {
+		return slicePrefix + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
+	}
+	return slicePrefix + c.Account + "#" + c.Region + "#" + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
 }
 
 // LoadRun returns the stored run, or the zero BackfillRun.
