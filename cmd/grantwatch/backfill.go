@@ -111,7 +111,7 @@ or does not trust you) is reported as such, the others go on; the exit status is
 				return err
 			}
 			// Refuse a bad window before anything is set up (or warned about).
-			if _, err := app.NewBackfill(nil, nil, nil, nil, time.Now).Plan(req); err != nil {
+			if _, err := app.Plan(req, time.Now(), 0); err != nil {
 				return badWindow(req, since, until, err)
 			}
 			return runBackfill(cmd, req, o, workers, accts, regs)

@@ -174,11 +174,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if d := s.opts.MaxLatency - s.opts.MinLatency; d > 0 {
 		delay += time.Duration(s.rng.Int64N(int64(d)))
 	}
-	// Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/cloudtrail/aws4_request, ...
-	if _, cred, found := strings.Cut(r.Header.Get("Authorization"), "Credential="); found {
-		if parts := strings.Split(strings.SplitN(cred, ",", 2)[0], "/"); len(parts) >= 3 {
-			s.stats.Signers[parts[0]+" "+parts[2]]++
-		}
+	if key, region := Signer(r); key != "" {
+		s.stats.Signers[key+" "+region]++
 	}
 	deny := s.deny
 	if deny {
@@ -285,6 +282,28 @@ func GrantEventsIn(account, region, prefix string, n, retired, keys int, since, 
 		}
 	}
 	return out
+}
+
+// Signer returns the access key id and Region a SigV4-signed request was signed with, from its Authorization
+// header ("AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/cloudtrail/aws4_request, ..."); empty when unsigned.
+// The signature itself is not checked.
+func Signer(r *http.Request) (accessKey, region string) {
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	parts := strings.Split(strings.SplitN(cred, ",", 2)[0], "/")
+	if len(parts) < 3 {
+		return "", ""
+	}
+	return parts[0], parts[2]
+}
+
+// GrantRecord is one CloudTrail record of a Bedrock grant call (CreateGrant, RetireGrant or RevokeGrant) on key, in
+// the account and Region its ARN names, as GrantEvents makes them.
+func GrantRecord(name, id, key, grant string, t time.Time) Event {
+	parts := strings.Split(key, ":") // arn:aws:kms:REGION:ACCOUNT:key/ID
+	if len(parts) < 6 {
+		panic("lookuptest: not a key ARN: " + key)
+	}
+	return place{account: parts[4], region: parts[3]}.record(name, id, key, grant, t)
 }
 
 // place is the account and Region a record is from.

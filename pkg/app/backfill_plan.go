@@ -100,13 +100,6 @@ func Plan(req BackfillRequest, now time.Time, slicesPerName int) (BackfillRun, e
 	return BackfillRun{ID: id, Requested: requested, Since: since, Until: req.Until.UTC(), EventNames: names, Slices: slicesPerName, CreatedAt: now}, nil
 }
 
-// Plan is Plan(req, the use case's clock, its Slices).
-//
-// Deprecated: call the function Plan; cmd/grantwatch/backfill.go is the last caller of this method.
-func (b *Backfill) Plan(req BackfillRequest) (BackfillRun, error) {
-	return Plan(req, b.now(), b.Slices)
-}
-
 // slicesOf splits the run's window into whole-second slices per event name, for target t (CloudTrail event times are
 // whole seconds; the source maps [Start, End) to LookupEvents' inclusive bounds).
 func slicesOf(run BackfillRun, t Target) []Checkpoint {

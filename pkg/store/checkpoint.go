@@ -173,26 +173,14 @@ func (t *Table) SaveCheckpoint(ctx context.Context, c app.Checkpoint) error {
 }
 
 func (t *Table) queryRun(ctx context.Context, runID, cond, sk string, each func(map[string]types.AttributeValue) error) error {
-	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+	return eachItem(ctx, t.api, &dynamodb.QueryInput{
 		TableName:              aws.String(t.name),
 		KeyConditionExpression: aws.String("pk = :pk AND " + cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(backfillPrefix + runID), ":sk": str(sk),
 		},
 		ConsistentRead: aws.Bool(true), // a restart must see the last checkpoint written
-	})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, item := range out.Items {
-			if err := each(item); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	}, nil, each)
 }
 
 // ReconcileKeys returns, sorted, the KMS keys with recorded Bedrock grants: of every account from the GrantsByKind
@@ -215,17 +203,13 @@ func (t *Table) ReconcileKeys(ctx context.Context, accounts []string) ([]string,
 	var keys []string
 	for _, in := range queries {
 		in.TableName, in.ProjectionExpression = aws.String(t.name), aws.String("pk")
-		pages := dynamodb.NewQueryPaginator(t.api, in)
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("store: keys to reconcile: %w", err)
+		if err := eachItem(ctx, t.api, in, nil, func(item map[string]types.AttributeValue) error {
+			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok {
+				keys = append(keys, arn)
 			}
-			for _, item := range out.Items {
-				if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok {
-					keys = append(keys, arn)
-				}
-			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("store: keys to reconcile: %w", err)
 		}
 	}
 	slices.Sort(keys)

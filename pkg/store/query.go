@@ -287,25 +287,21 @@ func checkPosition(q app.GrantQuery, pos string) (map[string]string, error) {
 
 // GrantKeys queries GrantsById.
 func (r *Reader) GrantKeys(ctx context.Context, grantID string) ([]string, error) {
-	pages := dynamodb.NewQueryPaginator(r.api, &dynamodb.QueryInput{
+	var keys []string
+	if err := eachItem(ctx, r.api, &dynamodb.QueryInput{
 		TableName:                 aws.String(r.name),
 		IndexName:                 aws.String(IDIndex),
 		KeyConditionExpression:    aws.String("grantId = :id"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(grantID)},
-	})
-	var keys []string
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: find grant %s: %w", grantID, err)
+	}, nil, func(item map[string]types.AttributeValue) error {
+		// Only grant items: another item type that happens to carry a grantId attribute is not the grant.
+		id, _, isGrant := grantIDOf(stringAttr(item, "sk"))
+		if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && isGrant && id == grantID {
+			keys = append(keys, arn)
 		}
-		for _, item := range out.Items {
-			// Only grant items: another item type that happens to carry a grantId attribute is not the grant.
-			id, _, isGrant := grantIDOf(stringAttr(item, "sk"))
-			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && isGrant && id == grantID {
-				keys = append(keys, arn)
-			}
-		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: find grant %s: %w", grantID, err)
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
@@ -317,26 +313,25 @@ func (r *Reader) GrantIDs(ctx context.Context, prefix string, limit int) ([]stri
 	if len(prefix) < app.GrantIDPrefixLen || limit < 1 {
 		return nil, fmt.Errorf("store: find grants by prefix %q: want at least %d characters and a limit, got limit %d", prefix, app.GrantIDPrefixLen, limit)
 	}
-	pages := dynamodb.NewQueryPaginator(r.api, &dynamodb.QueryInput{
+	var ids []string
+	if err := eachItem(ctx, r.api, &dynamodb.QueryInput{
 		TableName:              aws.String(r.name),
 		IndexName:              aws.String(PrefixIndex),
 		KeyConditionExpression: aws.String("gsi3pk = :p AND begins_with(grantId, :id)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(prefix[:app.GrantIDPrefixLen]),
 			":id": str(prefix)},
-	})
-	var ids []string
-	for pages.HasMorePages() && len(ids) < limit {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: find grants by prefix %s: %w", prefix, err)
+	}, nil, func(item map[string]types.AttributeValue) error {
+		id := stringAttr(item, "grantId")
+		// Sorted by grantId: the same id on several keys comes in a row.
+		if n := len(ids); id != "" && (n == 0 || ids[n-1] != id) {
+			ids = append(ids, id)
 		}
-		for _, item := range out.Items {
-			id := stringAttr(item, "grantId")
-			// Sorted by grantId: the same id on several keys comes in a row.
-			if n := len(ids); id != "" && (n == 0 || ids[n-1] != id) && len(ids) < limit {
-				ids = append(ids, id)
-			}
+		if len(ids) == limit {
+			return errEnough
 		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: find grants by prefix %s: %w", prefix, err)
 	}
 	return ids, nil
 }
