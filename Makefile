@@ -38,7 +38,7 @@ grantwatch:
 # The packages that run goroutines of their own, or whose tests race writers and sweeps: their tests run under the
 # race detector. The rest (the domain, the edges, the template, and the function tests, whose code runs in
 # bootstrap processes built by make) run without it, which keeps make test within a few minutes.
-RACE_PKGS = ./pkg/app/... ./pkg/store/... ./pkg/alert/... ./pkg/archive/... ./pkg/emf/... ./pkg/lookup/... \
+RACE_PKGS = ./pkg/app/... ./pkg/store/... ./pkg/alert/... ./pkg/archive/... ./pkg/emf/... ./pkg/lookup/... ./pkg/org/... \
             ./pkg/trail/... ./pkg/replay/... ./internal/... ./cmd/...
 
 # tools installs what make test needs and a fresh machine of this kind may lack, from Debian's packages: tmux. The

@@ -4,6 +4,9 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/grantwatch/grantwatch/pkg/org"
+	"github.com/grantwatch/grantwatch/pkg/store"
 )
 
 // wildcardAllowList is every wildcard resource the templates may hold, each for exactly one action alone
@@ -14,7 +17,7 @@ import (
 var wildcardAllowList = map[string]string{
 	"cloudtrail:LookupEvents": "*",
 	"kms:ListGrants":          "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*",
-	"sts:AssumeRole":          "arn:${AWS::Partition}:iam::*:role" + memberReaderPath + memberReaderName,
+	"sts:AssumeRole":          org.MemberRoleARN("${AWS::Partition}", "*"),
 }
 
 // wildcardAllowed reports whether st may have the wildcard resource res.
@@ -123,7 +126,7 @@ func TestReconcileFunction(t *testing.T) {
 	wantEqual(t, "reconcile permissions", acts, map[string][]string{
 		"GrantTable":         {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 		"TableFormat":        {"dynamodb:Scan"},
-		"GrantsByKindIndex":  {"dynamodb:Query"},
+		"KeyIndexes":         {"dynamodb:Query"},
 		"KmsListGrants":      {"kms:ListGrants"},
 		"AlertTopic":         {"sns:Publish"},
 		"AlertTopicKey":      {"kms:Decrypt", "kms:GenerateDataKey"},
@@ -131,5 +134,6 @@ func TestReconcileFunction(t *testing.T) {
 	})
 	wantEqual(t, "reconcile ListGrants Resource", sts["KmsListGrants"]["Resource"],
 		map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"})
-	wantEqual(t, "reconcile GrantsByKind Resource", sts["GrantsByKindIndex"]["Resource"], map[string]any{"Fn::Sub": "${Table.Arn}/index/GrantsByKind"})
+	wantEqual(t, "reconcile index Resource", sts["KeyIndexes"]["Resource"], []any{map[string]any{"Fn::Sub": "${Table.Arn}/index/" + store.KindIndex},
+		map[string]any{"Fn::Sub": "${Table.Arn}/index/" + store.AccountIndex}})
 }

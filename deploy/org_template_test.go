@@ -6,6 +6,7 @@ package deploy
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,15 +14,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// The names that tie the central stack's backfill and reconcile to the member accounts' read-only role: the
-// member role trusts only central roles under centralRolePath, and the central roles may assume only the role at
-// memberReaderPath + memberReaderName, in any account of the organization.
-const (
-	centralRolePath  = "/grantwatch/central/"
-	memberReaderPath = "/grantwatch/"
-	memberReaderName = "grantwatch-member-reader"
+	"github.com/grantwatch/grantwatch/pkg/env"
+	"github.com/grantwatch/grantwatch/pkg/org"
 )
 
 // patternSources maps each copy of an event pattern to the IngestFunction event it copies.
@@ -276,8 +271,8 @@ func TestCentralAssumesMemberReader(t *testing.T) {
 	for id, fn := range resources(t, tpl, "AWS::Serverless::Function") {
 		p := props(t, fn)
 		reads := id == "BackfillFunction" || id == "ReconcileFunction"
-		if (p["RolePath"] == centralRolePath) != reads {
-			t.Errorf("%s RolePath = %v; only BackfillFunction and ReconcileFunction may have %s, which member accounts trust", id, p["RolePath"], centralRolePath)
+		if (p["RolePath"] == org.CentralRolePath) != reads {
+			t.Errorf("%s RolePath = %v; only BackfillFunction and ReconcileFunction may have %s, which member accounts trust", id, p["RolePath"], org.CentralRolePath)
 		}
 		var assumes []any
 		for _, pol := range asList(t, id+" Policies", p["Policies"]) {
@@ -300,11 +295,11 @@ func TestCentralAssumesMemberReader(t *testing.T) {
 	}
 	// The member role is where the central roles look for it, and trusts those roles.
 	reader := props(t, at(t, loadMember(t), "Resources", "ReaderRole").(map[string]any))
-	wantEqual(t, "member ReaderRole Path", reader["Path"], memberReaderPath)
-	wantEqual(t, "member ReaderRole RoleName", reader["RoleName"], memberReaderName)
+	wantEqual(t, "member ReaderRole Path", reader["Path"], org.MemberRolePath)
+	wantEqual(t, "member ReaderRole RoleName", reader["RoleName"], org.MemberRoleName)
 	principal := at(t, reader, "AssumeRolePolicyDocument", "Statement").([]any)[0].(map[string]any)
 	wantEqual(t, "member ReaderRole aws:PrincipalArn", at(t, principal, "Condition", "ArnLike", "aws:PrincipalArn"), centralSub(
-		"arn:${AWS::Partition}:iam::${CentralAccount}:role"+centralRolePath+"*"))
+		"arn:${AWS::Partition}:iam::${CentralAccount}:role"+org.CentralRolePath+"*"))
 }
 
 // centralSub is member.yaml's !Sub of s with CentralAccount taken from CentralEventBusArn.
@@ -391,7 +386,7 @@ func TestMemberReaderRole(t *testing.T) {
 		"Principal": map[string]any{"AWS": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:root")},
 		"Action":    "sts:AssumeRole",
 		"Condition": map[string]any{
-			"ArnLike":      map[string]any{"aws:PrincipalArn": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:role" + centralRolePath + "*")},
+			"ArnLike":      map[string]any{"aws:PrincipalArn": centralSub("arn:${AWS::Partition}:iam::${CentralAccount}:role" + org.CentralRolePath + "*")},
 			"StringEquals": map[string]any{"aws:PrincipalOrgID": ref("OrganizationId")},
 		},
 	}}})
@@ -488,5 +483,80 @@ func TestLintCoversBothTemplates(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^\tcfn-lint template\.yaml deploy/member\.yaml$`).Match(target[1]) {
 		t.Errorf("make lint does not run cfn-lint template.yaml deploy/member.yaml:\n%s", target[1])
+	}
+}
+
+// TestOrganizationParameters: the member set and the account names reach exactly the functions that use them, and
+// whatever their patterns admit, pkg/env accepts, so a deploy cannot break a cold start (pkg/env is more lenient:
+// it ignores blanks around values and empty ones).
+func TestOrganizationParameters(t *testing.T) {
+	tpl := loadTemplate(t)
+	for id, fn := range resources(t, tpl, "AWS::Serverless::Function") {
+		vars := at(t, props(t, fn), "Environment", "Variables").(map[string]any)
+		publishes := vars["ALERT_TOPIC_ARN"] != nil
+		reads := id == "BackfillFunction" || id == "ReconcileFunction"
+		for name, want := range map[string]bool{"ACCOUNT_NAMES": publishes, "MEMBER_ACCOUNT_IDS": reads, "MEMBER_REGIONS": reads} {
+			if _, has := vars[name]; has != want {
+				t.Errorf("%s has %s: %v; want %v", id, name, has, want)
+			}
+		}
+		if publishes {
+			wantEqual(t, id+" ACCOUNT_NAMES", vars["ACCOUNT_NAMES"], ref("AccountNames"))
+		}
+		if reads {
+			wantEqual(t, id+" MEMBER_ACCOUNT_IDS", vars["MEMBER_ACCOUNT_IDS"], ref("MemberAccountIds"))
+			wantEqual(t, id+" MEMBER_REGIONS", vars["MEMBER_REGIONS"], ref("MemberRegions"))
+		}
+	}
+	for _, c := range []struct {
+		param, env string
+		good, bad  []string
+	}{
+		{"MemberAccountIds", "MEMBER_ACCOUNT_IDS", []string{"", "111122223333", "111122223333,444455556666"},
+			[]string{"1111", "111122223333,", "111122223333 ,444455556666", "all"}},
+		{"MemberRegions", "MEMBER_REGIONS", []string{"", "us-east-1", "us-east-1,eu-west-1,us-gov-west-1"},
+			[]string{"us-east", "us-east-1,", "US-EAST-1", "all"}},
+		{"AccountNames", "ACCOUNT_NAMES", []string{"", "111122223333=prod-ml", "111122223333=prod ml,444455556666=Data Science (EU)"},
+			[]string{"111122223333", "1111=prod", "111122223333=", "111122223333=a=b", "111122223333=" + strings.Repeat("n", 51), "111122223333=\t",
+				"111122223333= ", "111122223333=caf\u00e9"}},
+	} {
+		p := at(t, tpl, "Parameters", c.param).(map[string]any)
+		re := regexp.MustCompile(p["AllowedPattern"].(string))
+		wantEqual(t, c.param+" default", p["Default"], "")
+		for _, v := range append(slices.Clone(c.good), c.bad...) {
+			_, err := env.Load(func(k string) (string, bool) {
+				val, ok := map[string]string{"TABLE_NAME": "t", c.env: v}[k]
+				return val, ok
+			})
+			switch good := slices.Contains(c.good, v); {
+			case good && (!re.MatchString(v) || err != nil):
+				t.Errorf("%s %q: pattern admits %v, env.Load error %v; want both to accept it", c.param, v, re.MatchString(v), err)
+			case !good && re.MatchString(v):
+				t.Errorf("%s %q: the pattern admits it", c.param, v)
+			}
+		}
+		// Random strings built from admitted values and the characters around them: every one the pattern admits
+		// must load.
+		rng := rand.New(rand.NewPCG(3, 4))
+		const alphabet = "0123456789,= -\t\x7fae!~"
+		admitted := 0
+		for range 50_000 {
+			b := []byte(c.good[1+rng.IntN(len(c.good)-1)])
+			for range rng.IntN(3) {
+				b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+			}
+			if v := string(b); re.MatchString(v) {
+				admitted++
+				if _, err := env.Load(func(k string) (string, bool) {
+					val, ok := map[string]string{"TABLE_NAME": "t", c.env: v}[k]
+					return val, ok
+				}); err != nil {
+					t.Fatalf("%s admits %q, which env.Load refuses: %v", c.param, v, err)
+				}
+			}
+		}
+		if admitted == 0 {
+			t.Errorf("%s: no random value matched the pattern; the check tested nothing", c.param)
+		}
 	}
 }

@@ -54,7 +54,7 @@ func TestQueryFunction(t *testing.T) {
 	sort.Strings(documented)
 	wantEqual(t, "api/openapi.yaml operations", documented, want)
 
-	// Least privilege: Query and GetItem on the table and the two read indexes, nothing else.
+	// Least privilege: Query and GetItem on the table and the read indexes the HTTP API uses, nothing else.
 	var actions []string
 	for _, pol := range asList(t, "Policies", p["Policies"]) {
 		for _, s := range asList(t, "Statement", pol.(map[string]any)["Statement"]) {
@@ -63,6 +63,7 @@ func TestQueryFunction(t *testing.T) {
 				getAtt("Table", "Arn"),
 				map[string]any{"Fn::Sub": "${Table.Arn}/index/" + store.KindIndex},
 				map[string]any{"Fn::Sub": "${Table.Arn}/index/" + store.IDIndex},
+				map[string]any{"Fn::Sub": "${Table.Arn}/index/" + store.AccountIndex},
 			})
 			actions = append(actions, stringsOf(st["Action"])...)
 		}

@@ -4,7 +4,9 @@ package deploy
 
 // Deploy rehearsal: the stacks an organization creates, on moto's CloudFormation. template.yaml, expanded offline by
 // aws-sam-translator, is created in the central account with OrganizationId; deploy/member.yaml in a member account
-// in the central Region and in another Region, and in the central account's central Region, as StackSets would.
+// in the central Region and in another Region, in a second member account, and in the central account's central
+// Region, as StackSets would. Events the members send reach the central rules and, through IngestFunction's
+// handler, one grant table.
 
 import (
 	"archive/zip"
@@ -13,33 +15,46 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/internal/testenv"
+	"github.com/grantwatch/grantwatch/pkg/alert"
+	"github.com/grantwatch/grantwatch/pkg/app"
+	"github.com/grantwatch/grantwatch/pkg/emf"
+	"github.com/grantwatch/grantwatch/pkg/handler"
+	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/org"
+	"github.com/grantwatch/grantwatch/pkg/store"
 	"github.com/grantwatch/grantwatch/pkg/trail"
 )
 
 const (
 	centralAccount = "123456789012" // moto's default account
 	memberAccount  = "111111111111"
+	member2Account = "222222222222"
 	otherRegion    = "us-west-2"
 	rehearsalOrg   = "o-rehearsal01"
 )
@@ -56,19 +71,6 @@ var motoUnsupported = []string{
 // noPhysicalID are types moto creates but reports without a physical id; the rehearsal reads them from their service.
 var noPhysicalID = []string{"AWS::Events::EventBus", "AWS::Lambda::Permission"}
 
-// withAccount makes moto act as account id (its x-moto-account-id header), as another account's credentials would.
-func withAccount(id string) func(*middleware.Stack) error {
-	return func(s *middleware.Stack) error {
-		return s.Build.Add(middleware.BuildMiddlewareFunc("motoAccount", func(ctx context.Context, in middleware.BuildInput,
-			next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-			if req, ok := in.Request.(*smithyhttp.Request); ok {
-				req.Header.Set("x-moto-account-id", id)
-			}
-			return next.HandleBuild(ctx, in)
-		}), middleware.After)
-	}
-}
-
 // site is an account and Region of the rehearsal, with its clients.
 type site struct {
 	account, region string
@@ -79,9 +81,8 @@ type site struct {
 }
 
 func newSite(account, region string) site {
-	cfg := testenv.AWSConfig()
+	cfg := testenv.InAccount(testenv.AWSConfig(), account)
 	cfg.Region = region
-	cfg.APIOptions = append(cfg.APIOptions, withAccount(account))
 	return site{account: account, region: region, cfn: cloudformation.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg),
 		iam: iam.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg)}
 }
@@ -177,12 +178,16 @@ func (st stack) physical(t *testing.T, id string) string {
 
 // TestDeployRehearsal creates the central stack (OrganizationId and AlertEmail set, so that every resource is in play)
 // and the member stacks, checks what each created against its template's conditions, reads the parts that matter
-// back from EventBridge and IAM, and routes events from a member to the central rules.
+// back from EventBridge and IAM, routes events from a member to the central rules, and ingests two members' events
+// into one table.
 func TestDeployRehearsal(t *testing.T) {
-	testenv.Reset(t)
+	// A fresh moto with the grant table in the central account (moto's default), as store.CreateTable makes it.
+	const table = "rehearsal-grants"
+	ddb := testenv.Table(t, table)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	central, member, memberOther := newSite(centralAccount, testenv.Region), newSite(memberAccount, testenv.Region), newSite(memberAccount, otherRegion)
+	member2 := newSite(member2Account, testenv.Region)
 	skipped := map[string]bool{}
 
 	// The central stack, as sam deploy creates it: translated, code from S3 (a placeholder zip; moto never runs it).
@@ -216,15 +221,20 @@ func TestDeployRehearsal(t *testing.T) {
 	ms.expect(t, "member, central Region", mt, conds(false, true), skipped)
 	mo := memberOther.create(ctx, t, "member", memberBody, params)
 	mo.expect(t, "member, other Region", mt, conds(false, false), skipped)
+	m2 := member2.create(ctx, t, "member", memberBody, params)
+	m2.expect(t, "second member, central Region", mt, conds(false, true), skipped)
 	cm := central.create(ctx, t, "member", memberBody, params)
 	cm.expect(t, "central account, central Region", mt, conds(true, true), skipped)
 
 	checkReader(ctx, t, member, ms)
+	checkReader(ctx, t, member2, m2)
 	wantEqual(t, "other Region ReaderRoleArn output", mo.outputs["ReaderRoleArn"], "")
 	for _, id := range []string{"ForwardCloudTrailRule", "ForwardBedrockRule"} {
 		checkForwarder(ctx, t, memberOther, mo, id, busArn)
 	}
-	checkForwarding(ctx, t, central, memberOther, cs, stackName+"-org")
+	queue := queueCentralRules(ctx, t, central, cs, stackName+"-org")
+	checkForwarding(ctx, t, central, memberOther, queue)
+	checkIngest(ctx, t, central, queue, ddb, table, member, member2)
 
 	wantEqual(t, "types moto's CloudFormation skipped (motoUnsupported)", slices.Sorted(maps.Keys(skipped)), motoUnsupported)
 	wantEqual(t, "README's list of types moto does not create", readmeUnsupported(t), motoUnsupported)
@@ -301,7 +311,7 @@ func checkCentral(ctx context.Context, t *testing.T, w site, cs stack, busArn st
 			t.Errorf("%s retry policy = %+v; want 24 h, 185 attempts", c.rule, tg.RetryPolicy)
 		}
 	}
-	for fn, want := range map[string]string{"BackfillFunctionRole": centralRolePath, "ReconcileFunctionRole": centralRolePath, "IngestFunctionRole": "/"} {
+	for fn, want := range map[string]string{"BackfillFunctionRole": org.CentralRolePath, "ReconcileFunctionRole": org.CentralRolePath, "IngestFunctionRole": "/"} {
 		role, err := w.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(cs.physical(t, fn))})
 		if err != nil {
 			t.Fatalf("GetRole %s: %v", fn, err)
@@ -313,12 +323,12 @@ func checkCentral(ctx context.Context, t *testing.T, w site, cs stack, busArn st
 // checkReader: the member role is at the ARN the central functions build, trusting the central account's roles.
 func checkReader(ctx context.Context, t *testing.T, w site, ms stack) {
 	t.Helper()
-	wantEqual(t, "ReaderRole physical id", ms.physical(t, "ReaderRole"), memberReaderName)
-	role, err := w.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(memberReaderName)})
+	wantEqual(t, "ReaderRole physical id", ms.physical(t, "ReaderRole"), org.MemberRoleName)
+	role, err := w.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(org.MemberRoleName)})
 	if err != nil {
-		t.Fatalf("GetRole %s in %s: %v", memberReaderName, w.account, err)
+		t.Fatalf("GetRole %s in %s: %v", org.MemberRoleName, w.account, err)
 	}
-	arn := fmt.Sprintf("arn:aws:iam::%s:role%s%s", w.account, memberReaderPath, memberReaderName)
+	arn := org.MemberRoleARN("aws", w.account)
 	wantEqual(t, "ReaderRole ARN", aws.ToString(role.Role.Arn), arn)
 	wantEqual(t, "ReaderRoleArn output", ms.outputs["ReaderRoleArn"], arn)
 	doc, err := url.QueryUnescape(aws.ToString(role.Role.AssumeRolePolicyDocument))
@@ -336,7 +346,7 @@ func checkReader(ctx context.Context, t *testing.T, w site, ms stack) {
 	}
 	st := trust.Statement[0]
 	wantEqual(t, "ReaderRole trusted account", st.Principal.AWS, "arn:aws:iam::"+centralAccount+":root")
-	wantEqual(t, "ReaderRole trusted roles", st.Condition["ArnLike"]["aws:PrincipalArn"], "arn:aws:iam::"+centralAccount+":role"+centralRolePath+"*")
+	wantEqual(t, "ReaderRole trusted roles", st.Condition["ArnLike"]["aws:PrincipalArn"], "arn:aws:iam::"+centralAccount+":role"+org.CentralRolePath+"*")
 	wantEqual(t, "ReaderRole organization", st.Condition["StringEquals"]["aws:PrincipalOrgID"], rehearsalOrg)
 }
 
@@ -361,10 +371,9 @@ func checkForwarder(ctx context.Context, t *testing.T, w site, ms stack, id, bus
 	wantEqual(t, id+" target role", aws.ToString(targets.Targets[0].RoleArn), aws.ToString(role.Role.Arn))
 }
 
-// checkForwarding sends events to the member's default bus in another Region and sees which reach the central
-// bus's rules: exactly those the engine uses. Moto cannot invoke Lambda targets, so the central rules' target is
-// pointed at a queue first; moto applies neither IAM nor the bus policy, which the template tests check.
-func checkForwarding(ctx context.Context, t *testing.T, central, member site, cs stack, busName string) {
+// queueCentralRules points the central bus's rules at a new queue and returns its URL: moto cannot invoke Lambda
+// targets. Moto applies neither IAM nor the bus policy, which the template tests check.
+func queueCentralRules(ctx context.Context, t *testing.T, central site, cs stack, busName string) *string {
 	t.Helper()
 	q, err := central.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("rehearsal-central")})
 	if err != nil {
@@ -380,58 +389,222 @@ func checkForwarding(ctx context.Context, t *testing.T, central, member site, cs
 			t.Fatalf("PutTargets %s: %v", c.rule, err)
 		}
 	}
-	want := map[string]bool{}
-	var entries []ebtypes.PutEventsRequestEntry
-	for _, f := range []string{"kms-CreateGrant-bedrock-primary.json", "kms-Decrypt-iamuser.json", "bedrock-ModelCustomizationJobStateChange.json"} {
-		raw, err := os.ReadFile(eventsDir + "/cloudtrail/" + f)
+	return q.QueueUrl
+}
+
+// sampleEvent is an EventBridge event of events/cloudtrail.
+type sampleEvent struct {
+	Source     string          `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+	raw        []byte
+}
+
+func loadEvent(t *testing.T, name string) sampleEvent {
+	t.Helper()
+	raw, err := os.ReadFile(eventsDir + "/cloudtrail/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := sampleEvent{raw: raw}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ev
+}
+
+// put sends entries to the site's default bus.
+func (w site) put(ctx context.Context, t *testing.T, entries []ebtypes.PutEventsRequestEntry) {
+	t.Helper()
+	out, err := w.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+	if err != nil || out.FailedEntryCount != 0 {
+		t.Fatalf("PutEvents on the default bus of %s %s: %v (%v)", w.account, w.region, err, out)
+	}
+}
+
+// receiveAll takes every message off the queue (deleting it) and returns the bodies. Moto routes within PutEvents:
+// everything forwarded is in the queue once it returns, so the first empty receive ends it.
+func receiveAll(ctx context.Context, t *testing.T, w site, queue *string) []string {
+	t.Helper()
+	var bodies []string
+	for range 20 {
+		msgs, err := w.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue, MaxNumberOfMessages: 10, VisibilityTimeout: 600})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev struct {
-			Source     string          `json:"source"`
-			DetailType string          `json:"detail-type"`
-			Detail     json.RawMessage `json:"detail"`
+		if len(msgs.Messages) == 0 {
+			return bodies
 		}
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			t.Fatalf("%s: %v", f, err)
+		var done []sqstypes.DeleteMessageBatchRequestEntry
+		for i, m := range msgs.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
 		}
-		want[f] = engineUses(raw, ev.Source, ev.Detail)
+		if _, err := w.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: queue, Entries: done}); err != nil {
+			t.Fatalf("DeleteMessageBatch: %v", err)
+		}
+	}
+	t.Fatal("the central queue was still delivering after 20 receives")
+	return nil
+}
+
+// checkForwarding sends events to the member's default bus in another Region and sees which reach the central
+// bus's rules (queued by queueCentralRules): exactly those the engine uses.
+func checkForwarding(ctx context.Context, t *testing.T, central, member site, queue *string) {
+	t.Helper()
+	want := map[string]bool{}
+	var entries []ebtypes.PutEventsRequestEntry
+	for _, f := range []string{"kms-CreateGrant-bedrock-primary.json", "kms-Decrypt-iamuser.json", "bedrock-ModelCustomizationJobStateChange.json"} {
+		ev := loadEvent(t, f)
+		want[f] = engineUses(ev.raw, ev.Source, ev.Detail)
 		entries = append(entries, ebtypes.PutEventsRequestEntry{Source: aws.String(ev.Source), DetailType: aws.String(ev.DetailType),
 			Detail: aws.String(string(ev.Detail)), Resources: []string{f}})
 	}
 	if !slices.Contains(slices.Collect(maps.Values(want)), true) || !slices.Contains(slices.Collect(maps.Values(want)), false) {
 		t.Fatalf("the forwarding check needs events the engine uses and one it does not: %v", want)
 	}
-	out, err := member.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
-	if err != nil || out.FailedEntryCount != 0 {
-		t.Fatalf("PutEvents on the member's default bus: %v (%v)", err, out)
-	}
-	// Moto routes within PutEvents: everything forwarded is in the queue once it returns.
+	member.put(ctx, t, entries)
 	got := map[string]bool{}
-	for range 10 {
-		msgs, err := central.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600})
-		if err != nil {
-			t.Fatal(err)
+	for _, body := range receiveAll(ctx, t, central, queue) {
+		var ev struct {
+			Source string          `json:"source"`
+			Detail json.RawMessage `json:"detail"`
 		}
-		if len(msgs.Messages) == 0 {
-			break
+		if err := json.Unmarshal([]byte(body), &ev); err != nil {
+			t.Fatalf("central queue message %.200s: %v", body, err)
 		}
-		for _, m := range msgs.Messages {
-			var ev struct {
-				Source string          `json:"source"`
-				Detail json.RawMessage `json:"detail"`
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-				t.Fatalf("central queue message %.200s: %v", aws.ToString(m.Body), err)
-			}
-			for i, e := range entries {
-				if aws.ToString(e.Source) == ev.Source && sameJSON(ev.Detail, []byte(aws.ToString(e.Detail))) {
-					got[entries[i].Resources[0]] = true
-				}
+		for i, e := range entries {
+			if aws.ToString(e.Source) == ev.Source && sameJSON(ev.Detail, []byte(aws.ToString(e.Detail))) {
+				got[entries[i].Resources[0]] = true
 			}
 		}
 	}
 	wantEqual(t, "events forwarded from "+member.account+" "+member.region+" to the central rules", got, trueOnly(want))
+}
+
+// ownSamples are what each member of checkIngest records in its own account: a primary, its secondary, the
+// secondary's retirement and a Decrypt by the Bedrock service on the key.
+var ownSamples = []string{"kms-CreateGrant-bedrock-primary.json", "kms-CreateGrant-bedrock-secondary.json",
+	"kms-RetireGrant-bedrock-secondary.json", "kms-Decrypt-bedrock-service.json"}
+
+const sampleAccount = "111122223333" // the account of the events/cloudtrail samples
+
+var (
+	grantIDText = regexp.MustCompile(`"[0-9a-f]{64}"`)
+	eventIDText = regexp.MustCompile(`("eventID": "[^"]*)[^"]{12}"`)
+)
+
+// asAccount rewrites a sample's detail as account would have recorded it: the sample account everywhere it occurs
+// (key ARNs, recipientAccountId, userIdentity), and the eventID and grant ids made the account's own (the eventID
+// ends, a grant id begins, with the account), so that the events and grants of two accounts differ. Text
+// replacement keeps the sample's layout byte for byte otherwise.
+func asAccount(t *testing.T, detail json.RawMessage, account string) string {
+	t.Helper()
+	s := strings.ReplaceAll(string(detail), sampleAccount, account)
+	if len(eventIDText.FindAllString(s, -1)) != 1 {
+		t.Fatalf("not one eventID in %.300s", s)
+	}
+	s = eventIDText.ReplaceAllString(s, `${1}`+account+`"`)
+	return grantIDText.ReplaceAllStringFunc(s, func(id string) string { return `"` + account + id[13:] })
+}
+
+// checkIngest: two members send their own accounts' events to their default buses; every message the central rules
+// deliver goes through IngestFunction's handler (as functions/ingest wires it) into one table. Each account's query
+// must return exactly that account's grants, in the state its events left them, on keys of that account; the whole
+// table, both accounts' grants.
+func checkIngest(ctx context.Context, t *testing.T, central site, queue *string, ddb *dynamodb.Client, table string, members ...site) {
+	t.Helper()
+	clock := func() time.Time { return fixture.DemoAt }
+	st := store.Checked(ddb, table)
+	svc := app.New(st, alert.Discard{}, lifecycle.DefaultConfig(), fixture.Quiet(), clock).WithJobs(st)
+	ingest := handler.NewIngest(svc, fixture.Quiet(), emf.New(io.Discard, clock, ""))
+
+	want := map[string]map[string]lifecycle.State{} // account → grant id → state
+	keys := map[string]string{}                     // account → its key's ARN
+	sent := map[string]string{}                     // event id → account
+	for _, m := range members {
+		want[m.account] = map[string]lifecycle.State{}
+		var entries []ebtypes.PutEventsRequestEntry
+		for _, f := range ownSamples {
+			ev := loadEvent(t, f)
+			detail := asAccount(t, ev.Detail, m.account)
+			rec, err := trail.Decode([]byte(detail))
+			if err != nil {
+				t.Fatalf("%s as %s: %v", f, m.account, err)
+			}
+			e, err := rec.Event()
+			if _, _, keyAccount := lifecycle.KeyPlace(e.KeyARN); err != nil || e.Account != m.account || keyAccount != m.account {
+				t.Fatalf("%s as %s: the engine reads account %s, key %s (%v)", f, m.account, e.Account, e.KeyARN, err)
+			}
+			switch e.Name {
+			case lifecycle.CreateGrant:
+				want[m.account][e.GrantID] = lifecycle.Active
+			case lifecycle.RetireGrant:
+				want[m.account][e.GrantID] = lifecycle.Retired
+			}
+			if _, dup := sent[e.ID]; dup {
+				t.Fatalf("%s as %s: event id %s was sent already", f, m.account, e.ID)
+			}
+			keys[m.account], sent[e.ID] = e.KeyARN, m.account
+			entries = append(entries, ebtypes.PutEventsRequestEntry{Source: aws.String(ev.Source), DetailType: aws.String(ev.DetailType),
+				Detail: aws.String(detail)})
+		}
+		m.put(ctx, t, entries)
+	}
+
+	delivered := map[string]string{} // event id → the account the record names (moto's envelope has no "account")
+	for _, body := range receiveAll(ctx, t, central, queue) {
+		var env events.CloudWatchEvent
+		if err := json.Unmarshal([]byte(body), &env); err != nil {
+			t.Fatalf("central queue message %.200s: %v", body, err)
+		}
+		rec, err := trail.Decode(env.Detail)
+		if err != nil {
+			t.Fatalf("central queue message %.200s: %v", body, err)
+		}
+		delivered[rec.EventID] = rec.RecipientAccountID
+		if err := ingest.Handle(ctx, json.RawMessage(body)); err != nil {
+			t.Fatalf("IngestFunction's handler on %s from %s: %v", rec.EventID, rec.RecipientAccountID, err)
+		}
+	}
+	wantEqual(t, "events of both members delivered to the central rules (event id → account)", delivered, sent)
+
+	reader := store.NewReader(ddb, table)
+	q := app.NewQuery(reader, clock)
+	whole, total := map[string]lifecycle.State{}, 0 // grant id → state, over the accounts' queries; grants sent
+	for account, w := range want {
+		total += len(w)
+		grants, err := q.AllGrants(ctx, app.Filter{Account: account}, 100)
+		if err != nil {
+			t.Fatalf("grants of account %s: %v", account, err)
+		}
+		got := map[string]lifecycle.State{}
+		for _, g := range grants {
+			if _, _, keyAccount := lifecycle.KeyPlace(g.KeyARN); keyAccount != account {
+				t.Errorf("account %s's query returned grant %s on key %s", account, g.ID, g.KeyARN)
+			}
+			got[g.ID] = g.State()
+			whole[g.ID] = g.State()
+		}
+		wantEqual(t, "grants of account "+account+" in the table (id → state)", got, w)
+		usage, err := reader.Usage(ctx, keys[account])
+		if err != nil || usage.Calls["Decrypt"] != 1 {
+			t.Errorf("usage of %s = %v (%v); want the one Decrypt sent", keys[account], usage.Calls, err)
+		}
+	}
+	// The whole table (the kind index): the accounts' grants, with distinct ids, and nothing else.
+	all, err := q.AllGrants(ctx, app.Filter{}, 100)
+	if err != nil {
+		t.Fatalf("all grants: %v", err)
+	}
+	if len(all) != total || len(whole) != total {
+		t.Errorf("the table holds %d grants, the accounts' queries %d distinct ones; want %d", len(all), len(whole), total)
+	}
+	for _, g := range all {
+		if s, ok := whole[g.ID]; !ok || s != g.State() {
+			t.Errorf("grant %s on %s (%s) is in the table but not in its account's query", g.ID, g.KeyARN, g.State())
+		}
+	}
 }
 
 // engineUses says whether the engine applies an EventBridge event (the verdict the pattern tests use).

@@ -16,6 +16,8 @@ import (
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/lookup"
+	"github.com/grantwatch/grantwatch/pkg/members"
+	"github.com/grantwatch/grantwatch/pkg/org"
 	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
@@ -47,6 +49,17 @@ type backfillView struct {
 	SlicesDone int               `json:"slicesDone"`
 	Pages      int               `json:"pagesThisRun"`
 	Table      string            `json:"table,omitempty"`
+	Targets    []targetView      `json:"targets,omitempty"` // with --accounts or --regions
+}
+
+// targetView is one account-Region of `backfill -o json`.
+type targetView struct {
+	Account        string            `json:"account,omitempty"` // empty: the credentials' own account
+	Region         string            `json:"region"`
+	Complete       bool              `json:"complete"`
+	Stats          app.BackfillStats `json:"stats"`
+	Error          string            `json:"error,omitempty"`          // why it could not be read: nothing in it was checked
+	CouldNotAssume bool              `json:"couldNotAssume,omitempty"` // its member role could not be assumed
 }
 
 func newBackfillCmd() *cobra.Command {
@@ -55,18 +68,29 @@ func newBackfillCmd() *cobra.Command {
 		since, until, runID string
 		includeUse          bool
 		workers             int
+		accounts, regions   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "backfill --since RFC3339 --until RFC3339 [--table NAME] [--include-use] [--run-id ID]",
+		Use:   "backfill --since RFC3339 --until RFC3339 [--table NAME] [--accounts IDS|all] [--regions REGIONS|all] [--include-use] [--run-id ID]",
 		Short: "Read CloudTrail's event history (LookupEvents, last 90 days) into grantwatch; resumable with --table",
 		Long: `backfill reads CreateGrant, RetireGrant and RevokeGrant (and, with --include-use, Decrypt, GenerateDataKey*,
 DescribeKey) from CloudTrail's event history for [since, until) and applies them like live events; events already
 recorded count as duplicates. With --table (or $GRANTWATCH_TABLE), progress is checkpointed in the table: run the
 same command again after an interruption and it continues where it stopped (the run id is derived from the window
 and event names unless --run-id is given); --table "" runs in memory. CloudTrail allows 2 LookupEvents requests per
-second per account and Region, i.e. at most 100 events/s; the console's Event history shares that quota.`,
+second per account and Region, i.e. at most 100 events/s; the console's Event history shares that quota.
+
+--accounts and --regions read a whole organization: every account in every Region (default: the configured
+Region), each at once with its own 2 requests/s, through the account's grantwatch-member-reader role (deploy/member.yaml);
+the credentials' own account is read with them as they are. "all" is $` + accountsEnv + ` or $` + regionsEnv + `
+(comma-separated). The credentials must be a role under /grantwatch/central/ of the central account that may
+sts:AssumeRole that role. Each account-Region is checkpointed on its own: run the same command again and each
+continues where it stopped, so adding an account reads only that one. One that cannot be read (its role is missing
+or does not trust you) is reported as such, the others go on; the exit status is then 1.`,
 		Example: `  grantwatch backfill --since 2024-03-01T00:00:00Z --until 2024-06-01T00:00:00Z --table grantwatch-Table-1ABC
-  grantwatch backfill --since 2024-05-31T00:00:00Z --until 2024-06-01T00:00:00Z --table "" -o json`,
+  grantwatch backfill --since 2024-05-31T00:00:00Z --until 2024-06-01T00:00:00Z --table "" -o json
+  grantwatch backfill --since 2024-05-01T00:00:00Z --until 2024-06-01T00:00:00Z --accounts 111122223333,444455556666 --regions us-east-1,eu-west-1
+  GRANTWATCH_ACCOUNTS=111122223333,444455556666 grantwatch backfill --since 2024-05-01T00:00:00Z --until 2024-06-01T00:00:00Z --accounts all`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := app.BackfillRequest{IncludeUse: includeUse, RunID: runID}
@@ -77,16 +101,20 @@ second per account and Region, i.e. at most 100 events/s; the console's Event hi
 			req.Until, err = param.Time("--until", until)
 			probs.Check(err)
 			probs.Check(intRange("--workers", workers, 1, maxWorkers))
+			accts, err := param.Accounts("--accounts", accounts, envList(accountsEnv), "$"+accountsEnv)
+			probs.Check(err)
+			regs, err := param.Regions("--regions", regions, envList(regionsEnv), "$"+regionsEnv)
+			probs.Check(err)
 			o, err := fl.parse(cmd, true)
 			probs.Check(err)
 			if err := probs.Err(); err != nil {
 				return err
 			}
 			// Refuse a bad window before anything is set up (or warned about).
-			if _, err := app.NewBackfill(nil, nil, nil, nil, time.Now).Plan(req); err != nil {
+			if _, err := app.Plan(req, time.Now(), 0); err != nil {
 				return badWindow(req, since, until, err)
 			}
-			return runBackfill(cmd, req, o, workers)
+			return runBackfill(cmd, req, o, workers, accts, regs)
 		},
 	}
 	f := cmd.Flags()
@@ -95,7 +123,9 @@ second per account and Region, i.e. at most 100 events/s; the console's Event hi
 	fl.addTable(cmd, "DynamoDB table (checkpointed, resumable); memory when empty")
 	f.BoolVar(&includeUse, "include-use", false, "also read Decrypt, GenerateDataKey*, DescribeKey: every call in the Region, often millions")
 	f.StringVar(&runID, "run-id", "", "name the run (default: derived from the window and event names)")
-	f.IntVar(&workers, "workers", app.DefaultBackfillWorkers, fmt.Sprintf("slices read in parallel, 1..%d (all share the 2 requests/s limit)", maxWorkers))
+	f.IntVar(&workers, "workers", app.DefaultBackfillWorkers, fmt.Sprintf("slices read in parallel per account-Region, 1..%d (they share its 2 requests/s)", maxWorkers))
+	f.StringSliceVar(&accounts, "accounts", nil, "read these accounts (comma-separated or repeated), or all: $"+accountsEnv+"; default: the credentials' own")
+	f.StringSliceVar(&regions, "regions", nil, "read these Regions in each account, or all: $"+regionsEnv+"; default: the configured Region")
 	fl.addOutput(cmd)
 	fl.addTimeout(cmd, backfillTimeout)
 	return cmd
@@ -116,7 +146,15 @@ func badWindow(req app.BackfillRequest, since, until string, err error) error {
 	return &exitError{code: exitUsage, err: err}
 }
 
-func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers int) error {
+// envList reads a comma-separated list from the environment; unset is none.
+func envList(name string) []string {
+	if v := os.Getenv(name); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
+}
+
+func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers int, accounts, regions []string) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, cfg, err := openSession(cmd, o)
@@ -136,8 +174,16 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers
 	if req.IncludeUse {
 		log.Warn("--include-use reads every Decrypt, GenerateDataKey* and DescribeKey call in the Region (LookupEvents cannot filter on the caller): expect hours per million events")
 	}
+	switch {
+	case len(accounts) > 0 && len(regions) == 0:
+		regions = []string{cfg.Region}
+	case len(accounts) == 0 && len(regions) > 0:
+		accounts = []string{""} // the credentials' own account, in other Regions
+	}
+	req.Targets = app.Targets(accounts, regions)
 	svc := app.New(st, nil, lifecycle.DefaultConfig(), log, time.Now)
-	bf := app.NewBackfill(lookup.New(cfg, lookup.Options{}), st, svc, log, time.Now)
+	sources := members.Sources{Roles: org.New(cfg, org.BackfillSession), Base: cfg}
+	bf := app.NewBackfill(lookup.New(cfg, lookup.Options{}), st, svc, log, time.Now).WithSources(sources)
 	bf.Workers = workers
 	bf.Progress = func(bp app.BackfillProgress) { backfillProgress(s.progress, bp) }
 	s.progress.set("starting")
@@ -147,12 +193,22 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers
 		// The window passed Plan above: what is left is a run id already used for another window.
 		return usageError("backfill: --run-id %s was started for another window or other event names: give another --run-id, or the window it was started with", req.RunID)
 	}
-	if err != nil && ctx.Err() == nil {
+	failed := rep.Failed()
+	if err != nil && ctx.Err() == nil && (len(req.Targets) == 0 || len(failed) == 0) {
 		return s.fail(err)
 	}
 	p := s.printer(o)
 	v := backfillView{RunID: rep.RunID, Complete: rep.Complete, Since: rep.Since, Until: rep.Until, EventNames: rep.Names,
 		Stats: rep.Progress.Stats, Slices: rep.Progress.Slices, SlicesDone: rep.Progress.SlicesDone, Pages: rep.Progress.Pages, Table: o.table}
+	if len(req.Targets) > 0 {
+		for _, t := range rep.Targets {
+			tv := targetView{Account: t.Target.Account, Region: t.Target.Region, Complete: t.Complete, Stats: t.Stats}
+			if t.Err != nil {
+				tv.Error, tv.CouldNotAssume = s.explainTarget(t.Err), errors.Is(t.Err, app.ErrCouldNotAssume)
+			}
+			v.Targets = append(v.Targets, tv)
+		}
+	}
 	switch p.format {
 	case outJSON:
 		err = p.json(v)
@@ -162,7 +218,7 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers
 			[][]string{{v.RunID, fmt.Sprint(v.Complete), p.time(v.Since), p.time(v.Until), itoa(st.Events), itoa(st.Applied), itoa(st.Duplicates),
 				itoa(st.Ignored), itoa(st.Rejected), itoa(v.Slices), itoa(v.SlicesDone)}})
 	default:
-		printBackfill(p, rep, o.table)
+		err = printBackfill(p, rep, o.table, v.Targets)
 	}
 	if err != nil {
 		return err
@@ -170,13 +226,20 @@ func runBackfill(cmd *cobra.Command, req app.BackfillRequest, o options, workers
 	switch {
 	case ctx.Err() != nil:
 		return &exitError{code: exitRejected, err: fmt.Errorf("backfill interrupted; run the same command again to continue run %s", rep.RunID)}
+	case len(failed) > 0:
+		names := make([]string, len(failed))
+		for i, t := range failed {
+			names[i] = t.Target.String()
+		}
+		return &exitError{code: exitFailure, err: fmt.Errorf("backfill: %d of %d account-Regions could not be read (%s): nothing in them was checked; run the same command again to try them again",
+			len(failed), len(rep.Targets), strings.Join(names, ", "))}
 	case rep.Progress.Stats.Rejected > 0:
 		return &exitError{code: exitRejected, err: fmt.Errorf("backfill: %d records could not be used (recorded as rejected)", rep.Progress.Stats.Rejected)}
 	}
 	return nil
 }
 
-func printBackfill(p *printer, rep app.BackfillReport, table string) {
+func printBackfill(p *printer, rep app.BackfillReport, table string, targets []targetView) error {
 	s := rep.Progress.Stats
 	state := "complete"
 	if !rep.Complete {
@@ -188,6 +251,37 @@ func printBackfill(p *printer, rep app.BackfillReport, table string) {
 	if table == "" {
 		p.line(0, "store: memory (nothing was kept; pass --table to record grants and checkpoints)")
 	}
+	if len(targets) == 0 {
+		return nil
+	}
+	rows := make([][]string, 0, len(targets))
+	for _, t := range targets {
+		state := "complete"
+		switch {
+		case t.CouldNotAssume:
+			state = "could not assume the role"
+		case t.Error != "":
+			state = "could not read"
+		case !t.Complete:
+			state = "incomplete"
+		}
+		rows = append(rows, []string{orDash(t.Account), t.Region, state, itoa(t.Stats.Events), itoa(t.Stats.Applied), itoa(t.Stats.Duplicates), orDash(t.Error)})
+	}
+	return p.table("\nAccount-Regions ("+itoa(len(rows))+")", []col{{head: "Account"}, {head: "Region"}, {head: "State", fit: prose, min: 12},
+		{head: "Events"}, {head: "Applied"}, {head: "Duplicates"}, {head: "Problem", fit: text, min: 24}}, rows)
+}
+
+// explainTarget words why an account-Region could not be read: the member role's own message (which role, which
+// account, what to deploy) when it could not be assumed, else the AWS failure explained like any other.
+func (s *session) explainTarget(err error) string {
+	var ae *org.AssumeError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
+	if msg := s.explainAWS(err); msg != "" {
+		return msg
+	}
+	return err.Error()
 }
 
 // backfillProgress puts a run's progress on the progress line: the share of the window read, events, rate, ETA.

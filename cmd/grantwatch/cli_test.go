@@ -177,6 +177,9 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"backfill", "--since", until, "--until", since}, `--until "` + since + `" is not after --since ` + until},
 		{[]string{"backfill", "--since", since, "--until", now.Add(time.Hour).Format(time.RFC3339)}, "is in the future"},
 		{[]string{"backfill", "--since", "2020-01-01T00:00:00Z", "--until", "2020-02-01T00:00:00Z"}, "is older than CloudTrail's 90-day event history"},
+		{[]string{"backfill", "--since", since, "--until", until, "--accounts", "1111,222222222222"}, `--accounts "1111" is not an AWS account id`},
+		{[]string{"backfill", "--since", since, "--until", until, "--accounts", "all"}, `--accounts "all" names the configured accounts, and none are configured ($GRANTWATCH_ACCOUNTS)`},
+		{[]string{"backfill", "--since", since, "--until", until, "--regions", "all,us-east-1"}, `--regions "all,us-east-1" gives "all" with other values`},
 		{[]string{"sweep", "--table", "t", "--remind", "-1h"}, `--remind "-1h" is not a duration of 0 or more`},
 		{[]string{"sweep", "--table", "t", "--remind", "often"}, `--remind "often"`},
 		{[]string{"sweep", "--table", "t", "--at", "noon"}, `--at "noon" is not an RFC 3339 time`},
@@ -198,6 +201,10 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"grants", "--table", "t", "--key", "alias/x"}, `--key "alias/x" is not a KMS key ARN`},
 		{[]string{"grants", "--table", "t", "extra"}, `grantwatch grants takes no arguments, got ["extra"]`},
 		{[]string{"grants"}, "--table is required: give the stack's TableName output, or set GRANTWATCH_TABLE"},
+		{[]string{"grants", "--table", "t", "--account", "1111", "--region", "east"}, `--account "1111" is not an AWS account id (12 digits, such as 111122223333); --region "east" is not an AWS Region name`},
+		{[]string{"keys", "--table", "t", "--account", "prod"}, `--account "prod" is not an AWS account id`},
+		{[]string{"keys", "--table", "t", "--region", "US-EAST-1"}, `--region "US-EAST-1" is not an AWS Region name`},
+		{[]string{"history", "--table", "t", "0102381c", "--account", "x"}, `--account "x" is not an AWS account id`},
 		{[]string{"keys", "--table", ""}, "--table is required"},
 		{[]string{"keys", "--table", "t", "--timeout", "soon"}, `--timeout "soon"`},
 		{[]string{"history", "--table", "t"}, "history: give exactly one GRANT_ID"},
@@ -207,6 +214,8 @@ func TestFlagValidation(t *testing.T) {
 		{[]string{"reconcile"}, "--table or --key is needed"},
 		{[]string{"reconcile", "--key", "1234abcd-12ab-34cd-56ef-010000000001"}, `--key "1234abcd-12ab-34cd-56ef-010000000001" is not a KMS key ARN`},
 		{[]string{"reconcile", "--table", "t", "-o", "xml"}, `--output "xml"`},
+		{[]string{"reconcile", "--table", "t", "--accounts", "12", "--regions", "x"}, `--accounts "12" is not an AWS account id (12 digits, such as 111122223333); --regions "x"`},
+		{[]string{"reconcile", "--key", "arn:aws:kms:us-east-1:111122223333:key/k", "--accounts", "111122223333"}, "--key names its account and Region: give --key, or --accounts and --regions, not both"},
 		{[]string{"table", "create"}, "--table is required"},
 		{[]string{"table", "migrate", "--timeout", "-5s", "--table", "t"}, `--timeout "-5s"`},
 		{[]string{"table", "drop"}, `unknown command "drop" for "grantwatch table"`},
@@ -229,6 +238,20 @@ func TestFlagValidation(t *testing.T) {
 	}
 	if calls := f.called(); len(calls) > 0 {
 		t.Errorf("bad flags reached AWS: %v", calls)
+	}
+}
+
+// TestAccountNamesEnv: the account names people configure are checked like a flag, naming the variable.
+func TestAccountNamesEnv(t *testing.T) {
+	f := newFakeAWS(t)
+	awsEnv(t, f.URL)
+	t.Setenv(accountNamesEnv, "111122223333=prod,1111=x")
+	_, stderr, code := cli(t.Context(), "keys", "--table", "t")
+	if code != exitUsage || !strings.Contains(stderr, `$GRANTWATCH_ACCOUNT_NAMES "1111=x" is not an account id=name pair`) {
+		t.Errorf("exit %d, stderr %q; want exit 2 naming the variable and the bad pair", code, stderr)
+	}
+	if calls := f.called(); len(calls) > 0 {
+		t.Errorf("AWS was called before the configuration was checked: %v", calls)
 	}
 }
 

@@ -155,7 +155,7 @@ func awsEnv(t *testing.T, endpoint string) []string {
 	t.Helper()
 	env := map[string]string{"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		"AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-		tableEnv: "", "COLUMNS": ""}
+		tableEnv: "", "COLUMNS": "", accountsEnv: "", regionsEnv: "", accountNamesEnv: ""}
 	var out []string
 	for k, v := range env {
 		t.Setenv(k, v)

@@ -20,6 +20,24 @@ import (
 // tableEnv names the table when --table is not given.
 const tableEnv = "GRANTWATCH_TABLE"
 
+// The environment of a whole organization: the names people know accounts by (for keys and for alerts sent with
+// --topic, as ACCOUNT_NAMES is for the functions), and the accounts and Regions --accounts all and --regions all
+// mean (as MEMBER_ACCOUNT_IDS and MEMBER_REGIONS are for the functions).
+const (
+	accountNamesEnv = "GRANTWATCH_ACCOUNT_NAMES"
+	accountsEnv     = "GRANTWATCH_ACCOUNTS"
+	regionsEnv      = "GRANTWATCH_REGIONS"
+)
+
+// accountNames reads $GRANTWATCH_ACCOUNT_NAMES (id=name pairs); unset is no names.
+func accountNames() (map[string]string, error) {
+	v := os.Getenv(accountNamesEnv)
+	if v == "" {
+		return nil, nil
+	}
+	return param.AccountNames("$"+accountNamesEnv, v)
+}
+
 // flags holds the shared flags as typed; parse checks them.
 type flags struct {
 	output    string

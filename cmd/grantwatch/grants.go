@@ -16,10 +16,13 @@ func newGrantsCmd() *cobra.Command {
 		key, kind, state, activeAt, olderThan string
 	)
 	cmd := &cobra.Command{
-		Use:   "grants [--key ARN] [--kind KIND] [--state STATE] [--active-at RFC3339] [--older-than DURATION] [--at RFC3339]",
+		Use:   "grants [--key ARN] [--account ID] [--region R] [--kind KIND] [--state STATE] [--active-at RFC3339] [--older-than DURATION] [--at RFC3339]",
 		Short: "List recorded grants, now or at a point in time",
 		Long: `grants lists the Bedrock grants grantwatch has recorded, by key-condition queries on the table.
   --key ARN             grants on one KMS key (full key ARN)
+  --account ID          grants on keys of one AWS account (a whole organization's table), read from that account's
+                        partition of the GrantsByAccount index
+  --region R            grants on keys of one Region
   --kind KIND           primary, secondary, knowledge-base, data-automation or other-bedrock
   --state STATE         active, retired, revoked or ended (the state now; ended: KMS no longer lists the grant
                         and no RetireGrant or RevokeGrant was recorded, found by reconcile)
@@ -32,11 +35,14 @@ The table fits the terminal; -o wide adds how each grant ended and who created i
 Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad input.`,
 		Example: `  grantwatch grants --kind secondary --state active
   grantwatch grants --key arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab --active-at 2024-05-30T10:30:00Z
+  grantwatch grants --account 444455556666 --region eu-west-1 --state active
   grantwatch grants --older-than 30d -o csv > old-grants.csv
   grantwatch grants --state active -o wide`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, probs := grantFilter(key, kind, state, activeAt, olderThan)
+			rc.parsePlace(&probs)
+			f.Account, f.Region = rc.place.Account, rc.place.Region
 			if err := rc.open(cmd, probs); err != nil {
 				return err
 			}
@@ -73,6 +79,7 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 	fl.StringVar(&state, "state", "", "grant state now: active, retired, revoked, ended (no longer listed by KMS)")
 	fl.StringVar(&activeAt, "active-at", "", "grants active at this RFC 3339 time")
 	fl.StringVar(&olderThan, "older-than", "", "grants created more than this long ago (36h, 30d, 2w)")
+	rc.addPlace(cmd, "grants")
 	rc.addAt(cmd, "evaluate at this RFC 3339 time: --older-than and ages count from it (default: now)")
 	// --now was this flag's name before every command called it --at; scripts may still pass it.
 	fl.StringVar(&rc.at, "now", "", "the same as --at")

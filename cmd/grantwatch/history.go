@@ -22,16 +22,19 @@ func newHistoryCmd() *cobra.Command {
 		key string
 	)
 	cmd := &cobra.Command{
-		Use:   "history GRANT_ID [--key ARN]",
+		Use:   "history GRANT_ID [--key ARN | --account ID --region R]",
 		Short: "Show one grant's timeline: who created it, what it allows, its parent and children, use, alerts, its end",
 		Long: `history shows everything grantwatch recorded about one grant. GRANT_ID is the id or any unique prefix of
 at least 8 characters, such as the 12 the tables show; a prefix that fits several grants is refused with the list.
-The grant is found by id alone; --key is needed only when the same id is recorded on several keys.
+The grant is found by id alone; --key is needed only when the same id is recorded on several keys, or --account
+and --region, which choose among those keys (and among the grants a prefix fits) by the account and Region they
+name.
 --at sets the time "active for" counts to (default: now). -o csv prints the timeline.
 Exit status: 0 ok, 1 failure, 2 usage error or bad input (an ambiguous or too short prefix), 3 no such grant.`,
 		Example: `  grantwatch history 0102381c786c
   grantwatch history 0102381c786c9b7dea68c477c3cd775e83df21675a72b533994ad18ad07d7f01 -o json
   grantwatch history 0202be99 --at 2024-06-01T00:00:00Z
+  grantwatch history 0202be99 --account 444455556666
   grantwatch history 0102381c786c -o csv > timeline.csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -46,6 +49,7 @@ Exit status: 0 ok, 1 failure, 2 usage error or bad input (an ambiguous or too sh
 				_, err := param.KeyARN("--key", key)
 				probs.Check(err)
 			}
+			rc.parsePlace(&probs)
 			if err := rc.open(cmd, probs); err != nil {
 				return err
 			}
@@ -55,12 +59,16 @@ Exit status: 0 ok, 1 failure, 2 usage error or bad input (an ambiguous or too sh
 			if err != nil {
 				return rc.s.fail(err)
 			}
-			hist, err := rc.q.History(ctx, id, key)
+			hist, err := rc.q.History(ctx, id, key, rc.place)
+			where := ""
+			if rc.place != (app.Place{}) {
+				where = " in " + rc.place.String()
+			}
 			switch {
 			case errors.Is(err, app.ErrNotFound) && key != "":
-				return notFound("no grant %s is recorded on key %s in table %s", id, key, rc.opts.table)
+				return notFound("no grant %s is recorded on key %s%s in table %s", id, key, where, rc.opts.table)
 			case errors.Is(err, app.ErrNotFound):
-				return notFound("no grant %s is recorded in table %s", id, rc.opts.table)
+				return notFound("no grant %s is recorded%s in table %s", id, where, rc.opts.table)
 			case err != nil:
 				return rc.s.fail(err)
 			}
@@ -77,6 +85,7 @@ Exit status: 0 ok, 1 failure, 2 usage error or bad input (an ambiguous or too sh
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "KMS key ARN, when the grant id is recorded on several keys")
+	rc.addPlace(cmd, "the grant")
 	rc.addAt(cmd, `evaluate at this RFC 3339 time: "active for" counts to it (default: now)`)
 	rc.register(cmd)
 	return cmd

@@ -49,15 +49,17 @@ that step is safe while ingest runs (deploy the stack first). It is idempotent: 
 			case outJSON:
 				return p.json(rep)
 			case outCSV:
-				return p.csv([]string{"table", "fromFormat", "keysConverted", "keysAlreadyCurrent", "grantsRewritten", "grantsArchived", "grantsIndexed", "dryRun"},
-					[][]string{{rep.Table, itoa(rep.From), itoa(rep.Keys), itoa(rep.KeysCurrent), itoa(rep.Grants), itoa(rep.Archived), itoa(rep.Indexed), fmt.Sprint(rep.DryRun)}})
+				return p.csv([]string{"table", "fromFormat", "keysConverted", "keysAlreadyCurrent", "grantsRewritten", "grantsArchived", "grantsIndexed",
+					"grantsIndexedByAccount", "dryRun"},
+					[][]string{{rep.Table, itoa(rep.From), itoa(rep.Keys), itoa(rep.KeysCurrent), itoa(rep.Grants), itoa(rep.Archived), itoa(rep.Indexed),
+						itoa(rep.ByAccount), fmt.Sprint(rep.DryRun)}})
 			}
 			verb, index := "converted", "indexed"
 			if dryRun {
 				verb, index = "would convert", "would index"
 			}
-			p.line(0, "table %s (format %d): %s %d keys (%d grants, %d of them to the archive); %d keys were current; %s %d grants by id prefix; %d Bedrock job records written",
-				rep.Table, rep.From, verb, rep.Keys, rep.Grants, rep.Archived, rep.KeysCurrent, index, rep.Indexed, rep.JobRecords)
+			p.line(0, "table %s (format %d): %s %d keys (%d grants, %d of them to the archive); %d keys were current; %s %d grants by id prefix and %d by account; %d Bedrock job records written",
+				rep.Table, rep.From, verb, rep.Keys, rep.Grants, rep.Archived, rep.KeysCurrent, index, rep.Indexed, rep.ByAccount, rep.JobRecords)
 			return nil
 		},
 	}

@@ -150,7 +150,23 @@ func TestQueryCommands(t *testing.T) {
 		{name: "history csv is the timeline", args: []string{"history", second02, "--key", key01, "-o", "csv"},
 			contains: []string{"Time,What,By,Source IP,Detail\n2024-05-30T10:01:00Z,CreateGrant,"}},
 		{name: "keys", args: []string{"keys", "-o", "json"}, contains: []string{`"keyArn": "` + key01, `"oldestActiveSecondary"`, `"quotaShare"`}},
-		{name: "keys table", args: []string{"keys"}, contains: []string{"Keys (10)", "primary 1/0/0/0, secondary 0/2/0/0"}},
+		{name: "keys table", args: []string{"keys"}, contains: []string{"Keys (10) in 1 account", "\nAccount 111122223333: 10 keys in us-east-1; ",
+			"primary 1/0/0/0, secondary 0/2/0/0"}},
+		{name: "keys of the account, named", env: append(slices.Clone(env), "GRANTWATCH_ACCOUNT_NAMES=111122223333=demo"),
+			args:     []string{"keys", "--account", "111122223333", "--region", "us-east-1", "-o", "json"},
+			contains: []string{`"account": "111122223333"`, `"region": "us-east-1"`, `"accounts": [`, `"name": "demo"`, `"keys": 10`}},
+		{name: "keys of another account", args: []string{"keys", "--account", "444455556666"}, contains: []string{"Keys (0) in 0 accounts"}},
+		{name: "grants of the account", args: []string{"grants", "--account", "111122223333", "-o", "json"}, grants: []string{
+			"0101", "0102", "0103", "0201", "0202", "0301", "0302", "0401", "0402", "0701", "0801", "0802", "0803",
+			"1101", "1102", "1103", "1201", "1202", "1203", "1401", "1402", "1403"}},
+		{name: "the account's active secondaries in its Region", args: []string{"grants", "--account", "111122223333", "--region", "us-east-1",
+			"--kind", "secondary", "--state", "active", "-o", "json"}, grants: []string{"0202", "0302", "1202", "1203"}},
+		{name: "grants of another account", args: []string{"grants", "--account", "444455556666", "-o", "json"}},
+		{name: "grants of another Region", args: []string{"grants", "--region", "eu-west-1", "-o", "json"}},
+		{name: "history in another account", args: []string{"history", primary01, "--account", "444455556666"}, code: exitNotFound,
+			contains: []string{"no grant " + primary01 + " is recorded in account 444455556666 in table " + demoTable}},
+		{name: "history in its account and Region", args: []string{"history", primary01[:12], "--account", "111122223333", "--region", "us-east-1", "-o", "json"},
+			contains: []string{`"grantId": "` + primary01}},
 
 		{name: "unknown grant", args: []string{"history", "ffff0000"}, code: exitNotFound, contains: []string{"no grant ffff0000 is recorded in table " + demoTable}},
 		{name: "tombstone is not a grant", args: []string{"history", "060160be4f0b85f04b86b939922d5bd7cdb1a1ff7f17b1c12e78781d43c3c5a7"}, code: exitNotFound},
@@ -226,6 +242,10 @@ func TestQueryCommands(t *testing.T) {
 		{name: "ambiguous prefix", args: []string{"history", "abcdef00"}, code: exitUsage,
 			contains: []string{`grant id "abcdef00" is ambiguous: it begins abcdef0011aa, abcdef0022bb; give more characters`}},
 		{name: "prefix made unique", args: []string{"history", "abcdef002"}, contains: []string{"Grant id            abcdef0022bb"}},
+		{name: "ambiguous in its account too", args: []string{"history", "abcdef00", "--account", "111122223333"}, code: exitUsage,
+			contains: []string{`grant id "abcdef00" is ambiguous`}},
+		{name: "the account chooses among a prefix's grants", args: []string{"history", "abcdef00", "--account", "444455556666"}, code: exitNotFound,
+			contains: []string{"no grant abcdef00 is recorded in account 444455556666 in table " + demoTable}},
 	} {
 		check(tt)
 	}

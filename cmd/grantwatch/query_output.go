@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,11 +29,33 @@ const maxCandidates = 10
 // readCmd is what the read commands share.
 type readCmd struct {
 	flags
-	opts options
-	s    *session
-	qs   app.QueryStore
-	q    *app.Query
-	out  *printer
+	opts            options
+	account, region string // --account, --region as typed
+	place           app.Place
+	names           map[string]string // $GRANTWATCH_ACCOUNT_NAMES
+	s               *session
+	qs              app.QueryStore
+	q               *app.Query
+	out             *printer
+}
+
+// addPlace adds --account and --region, which narrow what the command reads to the keys of one account and Region.
+func (rc *readCmd) addPlace(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&rc.account, "account", "", what+" on keys of this AWS account (12 digits; a key ARN names its account)")
+	cmd.Flags().StringVar(&rc.region, "region", "", what+" on keys of this Region (such as eu-west-1)")
+}
+
+// parsePlace checks --account and --region, adding their problems to probs.
+func (rc *readCmd) parsePlace(probs *param.Problems) {
+	var err error
+	if rc.account != "" {
+		rc.place.Account, err = param.Account("--account", rc.account)
+		probs.Check(err)
+	}
+	if rc.region != "" {
+		rc.place.Region, err = param.Region("--region", rc.region)
+		probs.Check(err)
+	}
 }
 
 func (rc *readCmd) register(cmd *cobra.Command) {
@@ -46,6 +69,8 @@ func (rc *readCmd) register(cmd *cobra.Command) {
 // table, evaluating at --at.
 func (rc *readCmd) open(cmd *cobra.Command, own param.Problems) error {
 	o, err := rc.parse(cmd, false)
+	own.Check(err)
+	rc.names, err = accountNames()
 	own.Check(err)
 	if err := own.Err(); err != nil {
 		return err
@@ -87,6 +112,12 @@ func (rc *readCmd) grantID(ctx context.Context, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if len(ids) > 1 && rc.place != (app.Place{}) {
+		// --account and --region choose among the grants the prefix fits, by the keys they are recorded on.
+		if ids, err = rc.inPlace(ctx, ids); err != nil {
+			return "", err
+		}
+	}
 	switch {
 	case len(ids) == 1 || len(ids) > 1 && ids[0] == arg: // an id that is also the prefix of longer ones means itself
 		return ids[0], nil
@@ -102,10 +133,29 @@ func (rc *readCmd) grantID(ctx context.Context, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(keys) == 0 {
-		return "", notFound("no grant %s is recorded in table %s", arg, rc.opts.table)
+	if !slices.ContainsFunc(keys, rc.place.Has) {
+		where := ""
+		if rc.place != (app.Place{}) {
+			where = " in " + rc.place.String()
+		}
+		return "", notFound("no grant %s is recorded%s in table %s", arg, where, rc.opts.table)
 	}
 	return arg, nil
+}
+
+// inPlace keeps the ids recorded on a key of rc.place (one GrantsById query each, for at most maxCandidates+1 ids).
+func (rc *readCmd) inPlace(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		keys, err := rc.qs.GrantKeys(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(keys, rc.place.Has) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // grantCols are a grant list's columns; -o wide adds the creator, how it ended and (for replay) why it got its kind.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -9,12 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/spf13/cobra"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
-	"github.com/grantwatch/grantwatch/pkg/inventory"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/members"
+	"github.com/grantwatch/grantwatch/pkg/org"
 	"github.com/grantwatch/grantwatch/pkg/param"
 	"github.com/grantwatch/grantwatch/pkg/store"
 )
@@ -23,25 +24,41 @@ func init() { commands = append(commands, newReconcileCmd) }
 
 func newReconcileCmd() *cobra.Command {
 	var (
-		fl   flags
-		keys []string
+		fl                      flags
+		keys, accounts, regions []string
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile [--table NAME] [--key KEY_ARN ...]",
+		Use:   "reconcile [--table NAME] [--key KEY_ARN ... | --accounts IDS|all --regions REGIONS|all]",
 		Short: "Compare recorded grants with KMS ListGrants: record untracked Bedrock grants, end grants KMS no longer has",
 		Long: `reconcile lists the grants of every key with recorded Bedrock grants (or only the --key ones) with KMS
 ListGrants and compares: a Bedrock grant KMS lists that grantwatch does not know (or has as ended) is recorded and
 raises untracked-grant; a grant grantwatch has as active that KMS no longer lists is ended as "reconciled". A key
 whose grants cannot be listed (access denied, throttling, ...) is reported and left as it is; the exit status is
-then 1. Without a table (--table "" when $GRANTWATCH_TABLE is set) it compares in memory, which needs --key.`,
+then 1. Without a table (--table "" when $GRANTWATCH_TABLE is set) it compares in memory, which needs --key.
+
+Each key's grants are listed in the key's own account and Region: the credentials' own account with them as they
+are, any other through its grantwatch-member-reader role (deploy/member.yaml), which the credentials must be able
+to assume (a role under /grantwatch/central/ of the central account). An account whose role cannot be assumed is
+reported as such, none of its keys changed, and the others are reconciled. --accounts and --regions narrow the keys
+to those accounts and Regions ("all": $` + accountsEnv + `, $` + regionsEnv + `).`,
 		Example: `  grantwatch reconcile --table grantwatch-Table-1ABC
-  grantwatch reconcile --key arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab -o json`,
+  grantwatch reconcile --key arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab -o json
+  grantwatch reconcile --table grantwatch-Table-1ABC --accounts 444455556666 --regions eu-west-1`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var probs param.Problems
 			for _, k := range keys {
 				_, err := param.KeyARN("--key", k)
 				probs.Check(err)
+			}
+			var scope app.Scope
+			var err error
+			scope.Accounts, err = param.Accounts("--accounts", accounts, envList(accountsEnv), "$"+accountsEnv)
+			probs.Check(err)
+			scope.Regions, err = param.Regions("--regions", regions, envList(regionsEnv), "$"+regionsEnv)
+			probs.Check(err)
+			if len(keys) > 0 && (len(accounts) > 0 || len(regions) > 0) {
+				probs.Check(&app.InputError{Field: "--key", Problem: "names its account and Region: give --key, or --accounts and --regions, not both"})
 			}
 			o, err := fl.parse(cmd, true)
 			probs.Check(err)
@@ -58,15 +75,19 @@ then 1. Without a table (--table "" when $GRANTWATCH_TABLE is set) it compares i
 				return err
 			}
 			var st app.Store = store.NewMemory()
+			var keyLister app.KeyLister // memory runs name their keys
 			if o.table != "" {
-				if st, err = store.Open(ctx, dynamodb.NewFromConfig(cfg), o.table); err != nil {
+				tbl, err := store.Open(ctx, dynamodb.NewFromConfig(cfg), o.table)
+				if err != nil {
 					return s.fail(err)
 				}
+				st, keyLister = tbl, tbl
 			}
 			log := slog.New(slog.NewJSONHandler(s.progress.writer(cmd.ErrOrStderr()), &slog.HandlerOptions{Level: slog.LevelError}))
 			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, time.Now)
+			listers := members.NewListers(org.New(cfg, org.ReconcileSession))
 			s.progress.set("listing grants with KMS")
-			rep, err := svc.Reconcile(ctx, explainedLister{s: s, lister: inventory.New(kms.NewFromConfig(cfg))}, keys, time.Now())
+			rep, err := app.NewReconcile(svc, explainedLister{s: s, lister: listers}, keyLister).Run(ctx, keys, scope, time.Now())
 			if err != nil {
 				return s.fail(err)
 			}
@@ -87,13 +108,25 @@ then 1. Without a table (--table "" when $GRANTWATCH_TABLE is set) it compares i
 				return err
 			}
 			if n := rep.CouldNotList(); n > 0 {
-				return &exitError{code: exitRejected, err: fmt.Errorf("reconcile: the grants of %d key(s) could not be listed (see the table); nothing was changed on them", n)}
+				var accounts []string
+				for _, a := range rep.Accounts {
+					if a.CouldNotAssume != "" {
+						accounts = append(accounts, a.Account)
+					}
+				}
+				roles := ""
+				if len(accounts) > 0 {
+					roles = fmt.Sprintf(" (%d in accounts whose member role could not be assumed: %s)", notAssumed(rep), strings.Join(accounts, ", "))
+				}
+				return &exitError{code: exitRejected, err: fmt.Errorf("reconcile: the grants of %d key(s) could not be listed%s (see the table); nothing was changed on them", n, roles)}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&keys, "key", nil, "reconcile only this key ARN (repeatable)")
+	f.StringSliceVar(&accounts, "accounts", nil, "reconcile only the keys of these accounts (comma-separated or repeated), or all: $"+accountsEnv)
+	f.StringSliceVar(&regions, "regions", nil, "reconcile only the keys of these Regions, or all: $"+regionsEnv)
 	fl.addTable(cmd, "DynamoDB table; memory when empty, which needs --key")
 	fl.addOutput(cmd)
 	fl.addJSON(cmd, true)
@@ -120,9 +153,27 @@ func printReconcile(p *printer, rep app.ReconcileReport) error {
 		}
 		rows = append(rows, []string{k.KeyARN, listed, ids(k.Added), ids(k.Ended), problem})
 	}
-	return p.table(fmt.Sprintf("Reconcile at %s: %s", rep.At.Format(time.RFC3339), count(len(rep.Keys), "key", "keys")), []col{
+	if err := p.table(fmt.Sprintf("Reconcile at %s: %s", rep.At.Format(time.RFC3339), count(len(rep.Keys), "key", "keys")), []col{
 		{head: "Key", fit: arn, min: 30}, {head: "Listed"}, {head: "Added", fit: prose, min: 14}, {head: "Ended", fit: prose, min: 14},
-		{head: "Problem", fit: text, min: 20}}, rows)
+		{head: "Problem", fit: text, min: 20}}, rows); err != nil {
+		return err
+	}
+	// Accounts: when there are several, or one could not be entered, which is said once for all its keys.
+	if len(rep.Accounts) < 2 && notAssumed(rep) == 0 {
+		return nil
+	}
+	rows = rows[:0]
+	for _, a := range rep.Accounts {
+		state := "checked"
+		switch {
+		case a.CouldNotAssume != "":
+			state = "not checked: " + a.CouldNotAssume
+		case a.CouldNotList > 0:
+			state = fmt.Sprintf("%d of %s could not be listed", a.CouldNotList, count(a.Keys, "key", "keys"))
+		}
+		rows = append(rows, []string{a.Account, itoa(a.Keys), state})
+	}
+	return p.table("\nAccounts ("+itoa(len(rows))+")", []col{{head: "Account"}, {head: "Keys"}, {head: "State", fit: text, min: 30}}, rows)
 }
 
 // explainedLister words a key's listing failure for the report as the other messages are worded (what failed,
@@ -134,12 +185,24 @@ type explainedLister struct {
 
 func (l explainedLister) ListGrants(ctx context.Context, keyARN string) ([]lifecycle.ListedGrant, error) {
 	grants, err := l.lister.ListGrants(ctx, keyARN)
-	if err != nil {
+	var ae *org.AssumeError
+	if err != nil && !errors.As(err, &ae) { // a role that could not be assumed says which, and what to deploy
 		if msg := l.s.explainAWS(err); msg != "" {
 			return nil, &explainedError{msg: msg, err: err}
 		}
 	}
 	return grants, err
+}
+
+// notAssumed counts the keys of accounts whose member role could not be assumed.
+func notAssumed(rep app.ReconcileReport) int {
+	n := 0
+	for _, a := range rep.Accounts {
+		if a.CouldNotAssume != "" {
+			n += a.CouldNotList
+		}
+	}
+	return n
 }
 
 type explainedError struct {

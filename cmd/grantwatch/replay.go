@@ -70,6 +70,11 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			probs.Check(err)
 			o, err := fl.parse(cmd, true)
 			probs.Check(err)
+			var names map[string]string
+			if topic != "" { // the names are for the alerts it publishes
+				names, err = accountNames()
+				probs.Check(err)
+			}
 			if err := probs.Err(); err != nil {
 				return err
 			}
@@ -92,7 +97,7 @@ Exit status: 0 when nothing was rejected, 1 when something was rejected (the res
 			// The sweep runs at --at: archiving keeps what it needs even when --at is before now.
 			svc := app.New(st, alert.Discard{}, rules, log, time.Now).WithSweepTime(sweepAt).WithJobs(st)
 			if topic != "" { // claim and publish alerts through SNS, as IngestFunction and SweepFunction do
-				n, err := snsNotifier(s, topic)
+				n, err := snsNotifier(s, topic, names)
 				if err != nil {
 					return s.fail(err)
 				}

@@ -57,10 +57,13 @@ func alertViews(as []lifecycle.Alert) []alertView {
 }
 
 // previews collects what a dry run would send, for -o json and csv.
-type previews struct{ subjects []string }
+type previews struct {
+	subjects []string
+	names    alert.AccountNames
+}
 
 func (p *previews) Notify(_ context.Context, n lifecycle.Notice) error {
-	p.subjects = append(p.subjects, alert.Render(n).Subject)
+	p.subjects = append(p.subjects, p.names.Render(n).Subject)
 	return nil
 }
 
@@ -92,6 +95,8 @@ not be swept or a notice could not be published (both are tried again by the nex
 			probs.Check(err)
 			o, err := fl.parse(cmd, false)
 			probs.Check(err)
+			names, err := accountNames()
+			probs.Check(err)
 			if err := probs.Err(); err != nil {
 				return err
 			}
@@ -109,14 +114,14 @@ not be swept or a notice could not be published (both are tried again by the nex
 			}
 			svc := app.New(st, nil, lifecycle.DefaultConfig(), log, func() time.Time { return now }).WithJobs(st)
 			out := s.progress.writer(cmd.OutOrStdout())
-			var pre previews
+			pre := previews{names: names}
 			switch {
 			case topic == "" && o.format == outTable || topic == "" && o.format == outWide:
-				svc = svc.WithNotifier(alert.Preview{W: out}, every).DryRun()
+				svc = svc.WithNotifier(alert.Preview{W: out, Names: names}, every).DryRun()
 			case topic == "":
 				svc = svc.WithNotifier(&pre, every).DryRun()
 			default:
-				n, err := snsNotifier(s, topic)
+				n, err := snsNotifier(s, topic, names)
 				if err != nil {
 					return s.fail(err)
 				}
@@ -186,11 +191,12 @@ func sweepFailures(rep app.SweepReport) error {
 	return &exitError{code: exitRejected, err: fmt.Errorf("sweep: %s; the next sweep tries again", strings.Join(parts, ", "))}
 }
 
-// snsNotifier publishes to topic with the session's AWS configuration (AWS_ENDPOINT_URL is honoured).
-func snsNotifier(s *session, topic string) (app.Notifier, error) {
+// snsNotifier publishes to topic with the session's AWS configuration (AWS_ENDPOINT_URL is honoured), naming accounts
+// by names ($GRANTWATCH_ACCOUNT_NAMES), as the functions do by ACCOUNT_NAMES.
+func snsNotifier(s *session, topic string, names map[string]string) (app.Notifier, error) {
 	cfg, err := s.aws()
 	if err != nil {
 		return nil, err
 	}
-	return alert.NewSNS(sns.NewFromConfig(cfg), topic), nil
+	return alert.NewSNS(sns.NewFromConfig(cfg), topic).WithAccountNames(names), nil
 }

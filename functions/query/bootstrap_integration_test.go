@@ -46,7 +46,7 @@ func TestBootstrapServesSamples(t *testing.T) {
 	}
 	// Every sample is served here; the expected status is part of the sample's name.
 	want := map[string]int{
-		"get-grants-active-secondaries.json": 200, "get-grants-key-active-at.json": 200, "get-grant.json": 200,
+		"get-grants-active-secondaries.json": 200, "get-grants-account.json": 200, "get-grants-key-active-at.json": 200, "get-grant.json": 200,
 		"get-key-grants.json": 200, "get-grants-bad-input.json": 400, "get-grant-unknown.json": 404,
 	}
 	routes := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -47,6 +48,10 @@ type Stats struct {
 	Throttled int            // answered ThrottlingException
 	Pages     int            // answered with a page
 	Served    map[string]int // times each event id was served
+	// Signers counts requests by the access key id and Region of their SigV4 signature ("AKID region"): whose
+	// credentials, for which Region, the client used. The signature itself is not checked.
+	Signers map[string]int
+	Denied  int // answered AccessDeniedException (Deny)
 }
 
 // Server is the fake endpoint. Close it when done.
@@ -56,6 +61,7 @@ type Server struct {
 	opts Options
 
 	mu     sync.Mutex
+	deny   bool
 	events map[string][]Event // by name, newest first
 	tokens float64
 	last   time.Time
@@ -69,7 +75,7 @@ func New(opts Options) *Server {
 		opts.Burst = 1
 	}
 	s := &Server{opts: opts, events: map[string][]Event{}, tokens: float64(opts.Burst), last: time.Now(),
-		rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed+1)), stats: Stats{Served: map[string]int{}}}
+		rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed+1)), stats: Stats{Served: map[string]int{}, Signers: map[string]int{}}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	s.URL = s.srv.URL
 	return s
@@ -100,11 +106,16 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.stats
-	c.Served = make(map[string]int, len(s.stats.Served))
-	for k, v := range s.stats.Served {
-		c.Served[k] = v
-	}
+	c.Served, c.Signers = maps.Clone(s.stats.Served), maps.Clone(s.stats.Signers)
 	return c
+}
+
+// Deny makes the server answer every request from now on with AccessDeniedException, as CloudTrail does when the
+// credentials may not call LookupEvents.
+func (s *Server) Deny() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deny = true
 }
 
 type request struct {
@@ -163,7 +174,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if d := s.opts.MaxLatency - s.opts.MinLatency; d > 0 {
 		delay += time.Duration(s.rng.Int64N(int64(d)))
 	}
+	if key, region := Signer(r); key != "" {
+		s.stats.Signers[key+" "+region]++
+	}
+	deny := s.deny
+	if deny {
+		s.stats.Denied++
+	}
 	s.mu.Unlock()
+	if deny {
+		fail(w, "AccessDeniedException", "User is not authorized to perform: cloudtrail:LookupEvents")
+		return
+	}
 	if !ok {
 		fail(w, "ThrottlingException", "Rate exceeded")
 		return
@@ -234,34 +256,66 @@ func fromEpoch(f float64) time.Time {
 
 // GrantEvents returns a synthetic grant history for n Bedrock secondaries spread over [since, until): each is
 // created by the Bedrock service and, for retired of every 100, retired by it (every 5th of the rest is revoked by
-// it). Keys rotate over keys key ARNs. Event ids are unique.
+// it). Keys rotate over keys key ARNs of account 111122223333 in us-east-1. Event ids are unique.
 func GrantEvents(n, retired, keys int, since, until time.Time) []Event {
+	return GrantEventsIn("111122223333", "us-east-1", "", n, retired, keys, since, until)
+}
+
+// GrantEventsIn is GrantEvents in another account and Region, with grant and event ids that begin with prefix, so
+// that the histories of several accounts are told apart. GrantEvents is GrantEventsIn with no prefix.
+func GrantEventsIn(account, region, prefix string, n, retired, keys int, since, until time.Time) []Event {
 	span := until.Sub(since) / time.Second
 	var out []Event
 	for i := range n {
-		key := fmt.Sprintf("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-%012d", i%keys)
-		grant := fmt.Sprintf("%064x", i+1)
+		key := fmt.Sprintf("arn:aws:kms:%s:%s:key/1234abcd-12ab-34cd-56ef-%012d", region, account, i%keys)
+		grant := fmt.Sprintf("%s%0*x", prefix, 64-len(prefix), i+1)
 		created := since.Add(time.Duration(int64(span)*int64(i)/int64(n)) * time.Second)
-		out = append(out, record("CreateGrant", fmt.Sprintf("c-%08d", i), key, grant, created))
+		p := place{account, region}
+		out = append(out, p.record("CreateGrant", fmt.Sprintf("%sc-%08d", prefix, i), key, grant, created))
 		ended := created.Add(time.Duration(i%7+1) * time.Minute)
 		switch {
 		case !ended.Before(until):
 		case i%100 < retired:
-			out = append(out, record("RetireGrant", fmt.Sprintf("r-%08d", i), key, grant, ended))
+			out = append(out, p.record("RetireGrant", fmt.Sprintf("%sr-%08d", prefix, i), key, grant, ended))
 		case i%5 == 0:
-			out = append(out, record("RevokeGrant", fmt.Sprintf("v-%08d", i), key, grant, ended))
+			out = append(out, p.record("RevokeGrant", fmt.Sprintf("%sv-%08d", prefix, i), key, grant, ended))
 		}
 	}
 	return out
 }
 
-func record(name, id, key, grant string, t time.Time) Event {
+// Signer returns the access key id and Region a SigV4-signed request was signed with, from its Authorization
+// header ("AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/cloudtrail/aws4_request, ..."); empty when unsigned.
+// The signature itself is not checked.
+func Signer(r *http.Request) (accessKey, region string) {
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	parts := strings.Split(strings.SplitN(cred, ",", 2)[0], "/")
+	if len(parts) < 3 {
+		return "", ""
+	}
+	return parts[0], parts[2]
+}
+
+// GrantRecord is one CloudTrail record of a Bedrock grant call (CreateGrant, RetireGrant or RevokeGrant) on key, in
+// the account and Region its ARN names, as GrantEvents makes them.
+func GrantRecord(name, id, key, grant string, t time.Time) Event {
+	parts := strings.Split(key, ":") // arn:aws:kms:REGION:ACCOUNT:key/ID
+	if len(parts) < 6 {
+		panic("lookuptest: not a key ARN: " + key)
+	}
+	return place{account: parts[4], region: parts[3]}.record(name, id, key, grant, t)
+}
+
+// place is the account and Region a record is from.
+type place struct{ account, region string }
+
+func (p place) record(name, id, key, grant string, t time.Time) Event {
 	rec := map[string]any{
 		"eventVersion": "1.09", "userIdentity": map[string]any{"type": "AWSService", "invokedBy": "bedrock.amazonaws.com"},
-		"eventTime": t.UTC().Format(time.RFC3339), "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+		"eventTime": t.UTC().Format(time.RFC3339), "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": p.region,
 		"sourceIPAddress": "bedrock.amazonaws.com", "userAgent": "bedrock.amazonaws.com", "requestID": "req-" + id, "eventID": id,
-		"readOnly": false, "recipientAccountId": "111122223333", "eventType": "AwsApiCall", "managementEvent": true,
-		"resources": []any{map[string]any{"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": key}},
+		"readOnly": false, "recipientAccountId": p.account, "eventType": "AwsApiCall", "managementEvent": true,
+		"resources": []any{map[string]any{"accountId": p.account, "type": "AWS::KMS::Key", "ARN": key}},
 	}
 	switch name {
 	case "CreateGrant":

@@ -32,6 +32,7 @@ type Document struct {
 	GrantID     string      `json:"grantId,omitempty"`
 	KeyARN      string      `json:"keyArn"`
 	Account     string      `json:"account"`
+	AccountName string      `json:"accountName,omitempty"` // what people call the account, when the account names say
 	Region      string      `json:"region"`
 	Message     string      `json:"message"`
 	RaisedAt    time.Time   `json:"raisedAt"`
@@ -57,13 +58,20 @@ type GrantFacts struct {
 	Timeline          []lifecycle.HistoryEntry `json:"timeline,omitempty"`
 }
 
+// Render turns a notice into the message that is published, naming no account.
+func Render(n lifecycle.Notice) Message { return AccountNames(nil).Render(n) }
+
+// AccountNames are the names people know accounts by (id → name, as ACCOUNT_NAMES configures them). Messages name an
+// account by its id and, when it has one here, its name.
+type AccountNames map[string]string
+
 // Render turns a notice into the message that is published.
-func Render(n lifecycle.Notice) Message {
+func (names AccountNames) Render(n lifecycle.Notice) Message {
 	a := n.Alert
 	account, region, keyID := parseKeyARN(a.KeyARN)
 	doc := Document{
 		Version: "1", Notice: string(n.Kind), NoticeID: n.ID(), Resend: n.Resend, Type: string(a.Type), Severity: string(a.Severity),
-		GrantID: a.GrantID, KeyARN: a.KeyARN, Account: account, Region: region, Message: a.Message,
+		GrantID: a.GrantID, KeyARN: a.KeyARN, Account: account, AccountName: names[account], Region: region, Message: a.Message,
 		RaisedAt: a.RaisedAt.UTC(), Resolution: a.Resolution,
 		Remediation: remediation(n), Investigate: investigate(a),
 	}
@@ -74,14 +82,17 @@ func Render(n lifecycle.Notice) Message {
 	if n.Grant.ID != "" {
 		doc.Grant = facts(n.Grant)
 	}
-	subject := subject(n, keyID, region)
+	subject := subject(n, keyID, or(short(doc.AccountName, maxSubjectName), account), region)
 	text := body(n, doc)
 	doc.Text = text
 	return Message{Subject: subject, Text: text, Document: doc, Attributes: map[string]string{
 		"type": string(a.Type), "severity": string(a.Severity), "notice": string(n.Kind), "noticeId": doc.NoticeID,
-		"keyArn": a.KeyARN, "account": account, "region": region,
+		"keyArn": a.KeyARN, "account": account, "accountName": doc.AccountName, "region": region,
 	}}
 }
+
+// maxSubjectName is as much of an account's name as a subject shows: the text and the document carry all of it.
+const maxSubjectName = 24
 
 func facts(g lifecycle.Grant) *GrantFacts {
 	f := &GrantFacts{Kind: string(g.Kind), State: string(g.State()), ParentGrantID: g.ParentID, Grantee: g.Grantee,
@@ -98,9 +109,10 @@ func facts(g lifecycle.Grant) *GrantFacts {
 	return f
 }
 
-// subject is short enough for a phone's lock screen: severity, type, short grant id, short key id, region, and the
-// notice id, which is never cut off (a long region is, in the rare case that all of it does not fit).
-func subject(n lifecycle.Notice, keyID, region string) string {
+// subject is short enough for a phone's lock screen: severity, type, short grant id, short key id, the account (its
+// name when it has one), region, and the notice id, which is never cut off (the region is, then the account, in the
+// rare case that all of it does not fit).
+func subject(n lifecycle.Notice, keyID, account, region string) string {
 	a := n.Alert
 	var b strings.Builder
 	switch n.Kind {
@@ -116,11 +128,21 @@ func subject(n lifecycle.Notice, keyID, region string) string {
 		b.WriteString(" grant " + short(a.GrantID, 8))
 	}
 	b.WriteString(" key " + short(keyID, 8))
-	if region != "" {
-		b.WriteString(" " + region)
-	}
 	id := " #" + n.ID()
-	return ascii(b.String(), MaxSubject-len(id)) + id
+	// The account and the region go whole or not at all, the region first: a cut word reads as another name.
+	head := ascii(b.String(), MaxSubject-len(id))
+	for _, tail := range [][]string{{account, region}, {account}, nil} {
+		s := head
+		for _, w := range tail {
+			if w != "" {
+				s += " " + w
+			}
+		}
+		if s = ascii(s, MaxSubject); len(s)+len(id) <= MaxSubject {
+			return s + id
+		}
+	}
+	return head + id
 }
 
 func body(n lifecycle.Notice, doc Document) string {
@@ -148,7 +170,11 @@ func body(n lifecycle.Notice, doc Document) string {
 	line("")
 	line("Where")
 	line("  key:     %s", a.KeyARN)
-	line("  account: %s  region: %s", doc.Account, doc.Region)
+	if doc.AccountName != "" {
+		line("  account: %s (%s)  region: %s", doc.Account, doc.AccountName, doc.Region)
+	} else {
+		line("  account: %s  region: %s", doc.Account, doc.Region)
+	}
 	if g := doc.Grant; g != nil {
 		line("  grant:   %s (%s, %s)", a.GrantID, g.Kind, g.State)
 		if g.ParentGrantID != "" {

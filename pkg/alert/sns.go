@@ -28,22 +28,31 @@ var (
 //
 // Each message uses MessageStructure "json": e-mail and SMS subscribers (and the default) get the text a person
 // reads; sqs, lambda, http, https and firehose subscribers get the JSON Document (which repeats the text in its
-// "text" field). MessageAttributes type, severity, notice, keyArn, account and region let subscriptions filter;
-// noticeId (also in the subject and the document) lets subscribers drop a notice delivered twice.
+// "text" field). MessageAttributes type, severity, notice, keyArn, account, accountName and region let
+// subscriptions filter; noticeId (also in the subject and the document) lets subscribers drop a notice delivered
+// twice.
 type SNS struct {
 	api   PublishAPI
 	topic string
+	names AccountNames
 }
 
 // NewSNS returns an SNS notifier for the topic ARN.
 func NewSNS(api PublishAPI, topicARN string) *SNS { return &SNS{api: api, topic: topicARN} }
+
+// WithAccountNames returns s naming accounts by names in its messages.
+func (s *SNS) WithAccountNames(names AccountNames) *SNS {
+	c := *s
+	c.names = names
+	return &c
+}
 
 // machineProtocols get the JSON document; every other protocol the text.
 var machineProtocols = []string{"sqs", "lambda", "http", "https", "firehose"}
 
 // Notify publishes one notice.
 func (s *SNS) Notify(ctx context.Context, n lifecycle.Notice) error {
-	m := Render(n)
+	m := s.names.Render(n)
 	doc, err := m.JSON()
 	if err != nil {
 		return fmt.Errorf("alert: render %s %s: %w", n.Alert.Type, n.Alert.GrantID, err)
@@ -88,11 +97,14 @@ func (l Log) Notify(ctx context.Context, n lifecycle.Notice) error {
 var _ app.Notifier = Preview{}
 
 // Preview writes one line per notice to W: "would send " and the message's subject (severity, type, grant, key,
-// region, notice id). A dry run delivers through it.
-type Preview struct{ W io.Writer }
+// account, region, notice id), naming accounts by Names. A dry run delivers through it.
+type Preview struct {
+	W     io.Writer
+	Names AccountNames
+}
 
 // Notify writes the line.
 func (p Preview) Notify(_ context.Context, n lifecycle.Notice) error {
-	_, err := fmt.Fprintln(p.W, "would send", Render(n).Subject)
+	_, err := fmt.Fprintln(p.W, "would send", p.Names.Render(n).Subject)
 	return err
 }

@@ -63,12 +63,13 @@ func TestNotifyPublishes(t *testing.T) {
 		textHasNot  []string
 		wantCommand string
 	}{
-		{name: "alert", kind: lifecycle.NoticeAlert, subject: "[HIGH] long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1 #" + notice(lifecycle.NoticeAlert).ID(),
+		{name: "alert", kind: lifecycle.NoticeAlert, subject: "[HIGH] long-lived-secondary grant 0f7a4b3c key 1234abcd 111122223333 us-east-1 #" + notice(lifecycle.NoticeAlert).ID(),
 			textHas:     []string{"What happened", "Why it matters", "Timeline (UTC)", "2024-05-30 12:00:00Z  CreateGrant by AWSService/bedrock.amazonaws.com", "grantwatch history " + grant, "encryption context keys: aws:bedrock:job-arn"},
 			wantCommand: "aws kms revoke-grant --key-id " + keyARN + " --grant-id " + grant},
-		{name: "resolved", kind: lifecycle.NoticeResolved, subject: "[RESOLVED] long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1 #" + notice(lifecycle.NoticeResolved).ID(),
+		{name: "resolved", kind: lifecycle.NoticeResolved, subject: "[RESOLVED] long-lived-secondary grant 0f7a4b3c key 1234abcd 111122223333 us-east-1 #" + notice(lifecycle.NoticeResolved).ID(),
 			textHas: []string{"RESOLVED: long-lived-secondary on grant " + grant + ": retired after 31h0m0s."}, textHasNot: []string{"What to do"}},
-		{name: "reminder", kind: lifecycle.NoticeReminder, subject: "[HIGH] REMINDER long-lived-secondary grant 0f7a4b3c key 1234abcd us-east-1 #" + notice(lifecycle.NoticeReminder).ID(),
+		// 100 characters with the Region: it goes whole, the account stays.
+		{name: "reminder", kind: lifecycle.NoticeReminder, subject: "[HIGH] REMINDER long-lived-secondary grant 0f7a4b3c key 1234abcd 111122223333 #" + notice(lifecycle.NoticeReminder).ID(),
 			textHas: []string{"REMINDER (HIGH)", "What to do"}},
 	}
 	for _, tt := range tests {
@@ -117,6 +118,49 @@ func TestNotifyPublishes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAccountNames: a configured name is in the subject instead of the id (cut to fit), and beside the id in the
+// text, the document and the attributes; an account without a name is named by its id alone.
+func TestAccountNames(t *testing.T) {
+	var got *sns.PublishInput
+	api := publishFunc(func(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+		got = in
+		return &sns.PublishOutput{MessageId: aws.String("m-1")}, nil
+	})
+	n := notice(lifecycle.NoticeAlert)
+	s := alert.NewSNS(api, topic).WithAccountNames(alert.AccountNames{"111122223333": "prod-ml", "444455556666": "other"})
+	if err := s.Notify(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[HIGH] long-lived-secondary grant 0f7a4b3c key 1234abcd prod-ml us-east-1 #" + n.ID(); aws.ToString(got.Subject) != want {
+		t.Errorf("Subject = %q; want %q", aws.ToString(got.Subject), want)
+	}
+	var per map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(got.Message)), &per); err != nil {
+		t.Fatal(err)
+	}
+	var doc alert.Document
+	if err := json.Unmarshal([]byte(per["sqs"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(per["email"], "account: 111122223333 (prod-ml)  region: us-east-1") || doc.Account != "111122223333" || doc.AccountName != "prod-ml" ||
+		aws.ToString(got.MessageAttributes["accountName"].StringValue) != "prod-ml" {
+		t.Errorf("text, document or attributes do not name the account prod-ml:\n%s\n%+v\n%v", per["email"], doc, got.MessageAttributes)
+	}
+	long := alert.AccountNames{"111122223333": "machine-learning-production-eu"}.Render(n)
+	if !strings.HasSuffix(long.Subject, " machine-learning-product #"+n.ID()) || long.Document.AccountName != "machine-learning-production-eu" {
+		t.Errorf("long name: subject %q, document %q; want the name cut to 24 in the subject only (the Region left out to fit)", long.Subject, long.Document.AccountName)
+	}
+	if _, ok := alert.Render(n).Attributes["accountName"]; ok && alert.Render(n).Attributes["accountName"] != "" {
+		t.Errorf("no names: accountName attribute %q", alert.Render(n).Attributes["accountName"])
+	}
+	if err := alert.NewSNS(api, topic).Notify(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.MessageAttributes["accountName"]; ok {
+		t.Errorf("an account without a name has an accountName attribute: %v", got.MessageAttributes["accountName"])
 	}
 }
 

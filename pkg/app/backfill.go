@@ -46,9 +46,18 @@ type LookupPage struct {
 	Next    string    // empty on the last page
 }
 
-// EventSource reads CloudTrail's event history. It waits on its own rate limiter and retries throttling itself.
+// EventSource reads CloudTrail's event history of one account and Region. It waits on its own rate limiter and
+// retries throttling itself.
 type EventSource interface {
 	LookupPage(ctx context.Context, q LookupQuery, token string) (LookupPage, error)
+}
+
+// EventSources opens the event history of a target: another account's through that account's member role, each
+// with a rate limiter of its own (CloudTrail's 2 requests/s is per account and Region). An error means the target
+// cannot be read at all (ErrCouldNotAssume when the role could not be assumed): it is reported as such, and the
+// other targets go on.
+type EventSources interface {
+	Open(ctx context.Context, t Target) (EventSource, error)
 }
 
 // Ingester is what Backfill feeds: app.Service.
@@ -65,33 +74,83 @@ type BackfillReport struct {
 	Since    time.Time
 	Until    time.Time
 	Names    []string
-	Complete bool
-	Progress BackfillProgress
+	Complete bool             // every target is complete
+	Progress BackfillProgress // the whole run, every target
+	Targets  []TargetReport   // in the request's order
+}
+
+// TargetReport is what a run did in one account and Region.
+type TargetReport struct {
+	Target     Target
+	Complete   bool
+	Stats      BackfillStats // the target's, earlier invocations included
+	Slices     int
+	SlicesDone int
+	// Err is why the target could not be read, or stopped before the rest: its member role could not be assumed
+	// (ErrCouldNotAssume) or its event history failed. Nil when it was read, or stopped with the run.
+	Err error
+}
+
+// Failed returns the targets that could not be read.
+func (r BackfillReport) Failed() []TargetReport {
+	var out []TargetReport
+	for _, t := range r.Targets {
+		if t.Err != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Backfill runs backfills.
 type Backfill struct {
-	src      EventSource
+	src      EventSource  // the caller's own account and Region
+	sources  EventSources // any target; nil: only the caller's own
 	cps      CheckpointStore
 	ing      Ingester
 	log      *slog.Logger
 	now      func() time.Time
-	Workers  int                    // parallel slices; DefaultBackfillWorkers when 0
+	Workers  int                    // parallel slices per target; DefaultBackfillWorkers when 0
 	Slices   int                    // slices per event name; DefaultSlicesPerName when 0
 	Progress func(BackfillProgress) // called after every page, serialised; may be nil
 }
 
-// NewBackfill returns the use case. Pass time.Now in production.
+// NewBackfill returns the use case, reading the caller's own account and Region from src. Pass time.Now in
+// production.
 func NewBackfill(src EventSource, cps CheckpointStore, ing Ingester, log *slog.Logger, now func() time.Time) *Backfill {
 	return &Backfill{src: src, cps: cps, ing: ing, log: log, now: now}
 }
 
-// Run backfills req, resuming the run with the same id if one was started. It returns when every slice is done,
-// on the first error, or when ctx ends (the report then says Complete false; run it again to continue).
+// WithSources returns b reading any target through sources (the zero Target too, when src is nil).
+func (b *Backfill) WithSources(sources EventSources) *Backfill {
+	c := *b
+	c.sources = sources
+	return &c
+}
+
+// open returns the event history of target t.
+func (b *Backfill) open(ctx context.Context, t Target) (EventSource, error) {
+	if t == (Target{}) && b.src != nil {
+		return b.src, nil
+	}
+	return b.sources.Open(ctx, t) // Run checked that there are sources for every other target
+}
+
+// Run backfills req, resuming the run with the same id if one was started. Every target is read at once, each by
+// its own workers from its own source; one that cannot be read is reported in its TargetReport and the others go on.
+// Run returns when every target is done or has failed, on a store failure (which ends every target), or when ctx
+// ends (the report then says Complete false; run it again to continue). The error is the run's: the store's, ctx's,
+// or, when no target could be read, theirs.
 func (b *Backfill) Run(ctx context.Context, req BackfillRequest) (BackfillReport, error) {
 	plan, err := Plan(req, b.now(), b.Slices)
 	if err != nil {
 		return BackfillReport{}, err
+	}
+	for _, t := range req.Targets {
+		if t != (Target{}) && b.sources == nil {
+			return BackfillReport{}, &InputError{Field: "accounts", Value: t.String(), Kind: ErrBadBackfill,
+				Problem: "cannot be read: this backfill reads only its own account and Region"}
+		}
 	}
 	run, err := b.cps.LoadRun(ctx, plan.ID)
 	if err != nil {
@@ -116,48 +175,126 @@ func (b *Backfill) Run(ctx context.Context, req BackfillRequest) (BackfillReport
 	if err != nil {
 		return BackfillReport{}, err
 	}
+	var targets []Target
+	for _, t := range req.Targets {
+		if !slices.Contains(targets, t) {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		targets = []Target{{}}
+	}
+	var cps []Checkpoint
+	for _, t := range targets {
+		cps = append(cps, resume(run, t, stored)...)
+	}
 	workers := b.Workers
 	if workers <= 0 {
 		workers = DefaultBackfillWorkers
 	}
-	w := &backfillRun{Backfill: b, slices: newRunSlices(run, resume(run, stored), b.now), reporter: newProgressReporter(b.Progress)}
-	w.sched = newScheduler(w.slices.pending())
+	w := &backfillRun{Backfill: b, slices: newRunSlices(run, len(targets), cps, b.now), reporter: newProgressReporter(b.Progress)}
+	// A store failure ends every target: what they read could not be kept. A target's own failure ends only it.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(ctx, w.sched.stop)
+	failed := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { failed[i] = w.target(ctx, cancel, t, workers) })
+	}
+	wg.Wait()
+	rep := BackfillReport{RunID: run.ID, Since: run.Since, Until: run.Until, Names: run.EventNames, Progress: w.slices.progress(), Complete: true}
+	for i, t := range targets {
+		tr := TargetReport{Target: t, Err: failed[i], Complete: true}
+		for _, c := range w.slices.of(t) {
+			tr.Stats.add(c.Stats)
+			tr.Slices++
+			if c.Done {
+				tr.SlicesDone++
+			}
+		}
+		tr.Complete = tr.SlicesDone == tr.Slices
+		rep.Complete = rep.Complete && tr.Complete
+		rep.Targets = append(rep.Targets, tr)
+	}
+	if err := context.Cause(ctx); err != nil && !rep.Complete {
+		return rep, err
+	}
+	if f := rep.Failed(); len(f) == len(rep.Targets) {
+		errs := make([]error, len(f))
+		for i, t := range f {
+			errs[i] = t.Err
+		}
+		return rep, errors.Join(errs...) // nothing could be read: the run failed as a whole
+	}
+	return rep, nil
+}
+
+// target works one target's slices with its own workers until they are done. It returns why the target could not
+// be read (its source could not be opened, or a page could not be read), or nil; a store failure cancels the whole
+// run through cancelRun instead.
+func (w *backfillRun) target(ctx context.Context, cancelRun context.CancelCauseFunc, t Target, workers int) error {
+	pending := w.slices.pending(t)
+	if len(pending) == 0 {
+		return nil
+	}
+	src, err := w.open(ctx, t)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped with the run, not the target's failure
+		}
+		w.log.WarnContext(ctx, "cannot read the event history of a backfill target", "runId", w.slices.run.ID, "target", t.String(), "err", err)
+		return fmt.Errorf("backfill %s: %s: %w", w.slices.run.ID, t, err)
+	}
+	ctx, stopTarget := context.WithCancelCause(ctx)
+	defer stopTarget(nil)
+	sched := newScheduler(pending)
+	stop := context.AfterFunc(ctx, sched.stop)
 	defer stop()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for {
-				i, ok := w.sched.next()
+				i, ok := sched.next()
 				if !ok {
 					return
 				}
-				err := w.slice(ctx, i)
-				w.sched.done()
-				if err != nil {
-					cancel(err)
-					return
+				err := w.slice(ctx, i, src, sched)
+				sched.done()
+				var se *sourceError
+				switch {
+				case err == nil:
+					continue
+				case ctx.Err() != nil:
+					// Stopped (the target by another worker, or the run): the cause is recorded already.
+				case errors.As(err, &se):
+					stopTarget(se)
+				default:
+					cancelRun(err)
 				}
+				return
 			}
 		})
 	}
 	wg.Wait()
-	rep := BackfillReport{RunID: run.ID, Since: run.Since, Until: run.Until, Names: run.EventNames, Progress: w.slices.progress()}
-	rep.Complete = rep.Progress.SlicesDone == rep.Progress.Slices
-	if err := context.Cause(ctx); err != nil && !rep.Complete {
-		return rep, err
+	var se *sourceError
+	if errors.As(context.Cause(ctx), &se) {
+		w.log.WarnContext(ctx, "backfill target stopped; the others go on", "runId", w.slices.run.ID, "target", t.String(), "err", se.err)
+		return se.err
 	}
-	return rep, nil
+	return nil
 }
 
-// backfillRun is one invocation of Run: the use case, the run's slices, the scheduler that hands them to workers,
-// and the reporter of progress.
+// sourceError is a failure of a target's event history, as opposed to the store's: it ends that target only.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// backfillRun is one invocation of Run: the use case, the run's slices (every target's) and the reporter of
+// progress. Each target has a scheduler of its own that hands its slices to its workers.
 type backfillRun struct {
 	*Backfill
 	slices   *runSlices
-	sched    *scheduler
 	reporter *progressReporter
 }
 
@@ -166,8 +303,9 @@ func (w *backfillRun) set(i int, c Checkpoint, events int, page bool) {
 	w.reporter.report(w.slices.set(i, c, events, page))
 }
 
-// slice works one slice to its end, checkpointing after every page and splitting it while workers are idle.
-func (w *backfillRun) slice(ctx context.Context, i int) error {
+// slice works one slice to its end from src, checkpointing after every page and splitting it while the target's
+// workers are idle. A page that cannot be read is a *sourceError.
+func (w *backfillRun) slice(ctx context.Context, i int, src EventSource, sched *scheduler) error {
 	c := w.slices.get(i)
 	restarted := false
 	for !c.Done {
@@ -175,14 +313,14 @@ func (w *backfillRun) slice(ctx context.Context, i int) error {
 			return err
 		}
 		q := LookupQuery{EventName: c.EventName, Start: c.Start, End: c.End}
-		page, err := w.src.LookupPage(ctx, q, c.Next)
+		page, err := src.LookupPage(ctx, q, c.Next)
 		if errors.Is(err, ErrTokenExpired) && c.Next != "" && !restarted {
-			w.log.WarnContext(ctx, "lookup token expired; restarting slice", "runId", c.RunID, "eventName", c.EventName, "start", c.Start)
+			w.log.WarnContext(ctx, "lookup token expired; restarting slice", "runId", c.RunID, "target", c.Target().String(), "eventName", c.EventName, "start", c.Start)
 			c, restarted = restartSlice(c), true
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("backfill %s %s from %s: %w", c.RunID, c.EventName, c.Start.Format(time.RFC3339), err)
+			return &sourceError{fmt.Errorf("backfill %s %s%s from %s: %w", c.RunID, c.EventName, inTarget(c), c.Start.Format(time.RFC3339), err)}
 		}
 		st, err := w.ingestPage(ctx, c, page)
 		if err != nil {
@@ -198,8 +336,8 @@ func (w *backfillRun) slice(ctx context.Context, i int) error {
 		}
 		c = next
 		w.set(i, c, st.Events, true)
-		if !c.Done && w.sched.starving() && worthSplitting(c, len(page.Records), prev) {
-			if c, err = w.split(ctx, i, c); err != nil {
+		if !c.Done && sched.starving() && worthSplitting(c, len(page.Records), prev) {
+			if c, err = w.split(ctx, i, c, sched); err != nil {
 				return err
 			}
 		}
@@ -240,8 +378,16 @@ func (b *Backfill) ingestPage(ctx context.Context, c Checkpoint, page LookupPage
 	return st, nil
 }
 
-// split writes the two halves of c (splitSlice), the parent first, and queues the new slice.
-func (w *backfillRun) split(ctx context.Context, i int, c Checkpoint) (Checkpoint, error) {
+// inTarget names a slice's target for messages: " in 111122223333/eu-west-1", nothing for the caller's own.
+func inTarget(c Checkpoint) string {
+	if c.Target() == (Target{}) {
+		return ""
+	}
+	return " in " + c.Target().String()
+}
+
+// split writes the two halves of c (splitSlice), the parent first, and queues the new slice on the target's sched.
+func (w *backfillRun) split(ctx context.Context, i int, c Checkpoint, sched *scheduler) (Checkpoint, error) {
 	parent, child := splitSlice(c, w.now())
 	if err := w.save(ctx, &parent); err != nil {
 		return c, err
@@ -250,6 +396,6 @@ func (w *backfillRun) split(ctx context.Context, i int, c Checkpoint) (Checkpoin
 		return parent, err
 	}
 	w.set(i, parent, 0, false)
-	w.sched.add(w.slices.add(child))
+	sched.add(w.slices.add(child))
 	return parent, nil
 }

@@ -18,10 +18,16 @@ import (
 //   - a split, splitSlice: two writes, the shrunk parent first with the new slice recorded as its Spawn, so that a
 //     crash between them loses nothing (resume creates the Spawn);
 //   - at start, resume: the plan's slices, replaced by their stored checkpoints, plus the slices split off since.
+//
+// A slice belongs to one target (account and Region): each target's slices are resumed, split and finished on
+// their own, so a run over many accounts continues each where it stopped, and adding a target to a run that has
+// read others reads only the new one.
 
 // Checkpoint is the position of one slice of a run after its last completed page.
 type Checkpoint struct {
 	RunID     string        `json:"runId"`
+	Account   string        `json:"account,omitempty"` // the target's; both empty for the caller's own account and Region
+	Region    string        `json:"region,omitempty"`
 	EventName string        `json:"eventName"`
 	Start     time.Time     `json:"start"`
 	End       time.Time     `json:"end"`
@@ -112,20 +118,28 @@ func worthSplitting(c Checkpoint, n int, prev time.Time) bool {
 func splitSlice(c Checkpoint, now time.Time) (parent, child Checkpoint) {
 	end := c.Covered.Add(time.Second)
 	mid := c.Start.Add((end.Sub(c.Start) / 2).Truncate(time.Second))
-	child = Checkpoint{RunID: c.RunID, EventName: c.EventName, Start: mid, End: end, Skip: slices.Clone(c.Boundary), UpdatedAt: now.UTC()}
+	child = Checkpoint{RunID: c.RunID, Account: c.Account, Region: c.Region, EventName: c.EventName, Start: mid, End: end,
+		Skip: slices.Clone(c.Boundary), UpdatedAt: now.UTC()}
 	parent = c
 	parent.End, parent.Next, parent.Covered, parent.Boundary, parent.Spawn = mid, "", time.Time{}, nil, &child
 	return parent, child
 }
 
-// sliceID identifies a slice within its run: its event name and start.
-func sliceID(c Checkpoint) string { return c.EventName + "#" + c.Start.UTC().Format(time.RFC3339) }
+// Target is the account and Region the slice reads.
+func (c Checkpoint) Target() Target { return Target{Account: c.Account, Region: c.Region} }
 
-// resume returns the run's slices: the plan's, replaced by their stored checkpoints, plus slices split off since,
-// including one whose creation a crash interrupted (it is recorded as its parent's Spawn).
-func resume(run BackfillRun, stored []Checkpoint) []Checkpoint {
+// sliceID identifies a slice within its run: its target, event name and start.
+func sliceID(c Checkpoint) string {
+	return c.Account + "#" + c.Region + "#" + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
+}
+
+// resume returns the target's slices of the run: the plan's, replaced by their stored checkpoints, plus slices split
+// off since, including one whose creation a crash interrupted (it is recorded as its parent's Spawn). Stored
+// checkpoints of other targets are left out.
+func resume(run BackfillRun, t Target, stored []Checkpoint) []Checkpoint {
 	seen := map[string]bool{}
 	var out []Checkpoint
+	stored = slices.DeleteFunc(slices.Clone(stored), func(c Checkpoint) bool { return c.Target() != t })
 	for _, c := range stored {
 		seen[sliceID(c)] = true
 		out = append(out, c)
@@ -136,7 +150,7 @@ func resume(run BackfillRun, stored []Checkpoint) []Checkpoint {
 			out = append(out, *c.Spawn)
 		}
 	}
-	for _, c := range slicesOf(run) {
+	for _, c := range slicesOf(run, t) {
 		if !seen[sliceID(c)] {
 			out = append(out, c)
 		}

@@ -75,17 +75,41 @@ func TestSplitSlice(t *testing.T) {
 // from being written comes back from its parent's Spawn.
 func TestResumeRecreatesSpawn(t *testing.T) {
 	run := BackfillRun{ID: "r", Since: at(0), Until: at(100), EventNames: []string{"CreateGrant"}, Slices: 2}
-	plan := slicesOf(run)
+	plan := slicesOf(run, Target{})
 	if len(plan) != 2 || !plan[1].Start.Equal(at(50)) {
 		t.Fatalf("slicesOf = %+v; want [0, 50) and [50, 100)", plan)
 	}
 	parent, child := splitSlice(Checkpoint{RunID: "r", EventName: "CreateGrant", Start: at(0), End: at(50), Covered: at(39)}, cpT0)
-	got := resume(run, []Checkpoint{parent})
+	got := resume(run, Target{}, []Checkpoint{parent})
 	has := func(start, end time.Time, skip []string) bool {
 		return slices.ContainsFunc(got, func(c Checkpoint) bool { return c.Start.Equal(start) && c.End.Equal(end) && slices.Equal(c.Skip, skip) })
 	}
 	if len(got) != 3 || !has(parent.Start, parent.End, nil) || !has(child.Start, child.End, child.Skip) || !has(at(50), at(100), nil) {
 		t.Errorf("resume = %+v; want the stored parent, its Spawn and the plan's [50, 100)", got)
+	}
+}
+
+// TestResumeByTarget: a target's slices are its own, planned and resumed apart from the others', and a split
+// keeps its target.
+func TestResumeByTarget(t *testing.T) {
+	run := BackfillRun{ID: "r", Since: at(0), Until: at(100), EventNames: []string{"CreateGrant"}, Slices: 2}
+	east, west := Target{Account: "111111111111", Region: "us-east-1"}, Target{Account: "111111111111", Region: "eu-west-1"}
+	read := slicesOf(run, east)[1]
+	read.Done = true
+	stored := []Checkpoint{read, slicesOf(run, Target{})[0]}
+	if got := resume(run, east, stored); len(got) != 2 || !got[0].Done || got[0].Target() != east || got[1].Target() != east || got[1].Done {
+		t.Errorf("resume(east) = %+v; want its stored slice and the other one from the plan", got)
+	}
+	if got := resume(run, west, stored); len(got) != 2 || got[0].Done || got[1].Done || got[0].Target() != west {
+		t.Errorf("resume(west) = %+v; want both slices from the plan, none read", got)
+	}
+	if sliceID(read) == sliceID(slicesOf(run, Target{})[1]) {
+		t.Error("the same slice of two targets has one id")
+	}
+	c := slicesOf(run, west)[0]
+	c.Covered = at(30)
+	if _, child := splitSlice(c, cpT0); child.Target() != west {
+		t.Errorf("split child target = %v; want %v", child.Target(), west)
 	}
 }
 
@@ -95,8 +119,12 @@ func TestFractionReadAndETA(t *testing.T) {
 		{Start: at(0), End: at(100), Done: true},
 		{Start: at(0), End: at(100), Covered: at(50)}, // half read
 	}
-	if f := fractionRead(run, cps); f != 0.75 {
+	if f := fractionRead(run, 1, cps); f != 0.75 {
 		t.Errorf("fractionRead = %v; want 0.75 (one name done, the other half read)", f)
+	}
+	// A second target with nothing read yet: half of everything is left.
+	if f := fractionRead(run, 2, append(cps, Checkpoint{Account: "a", Start: at(0), End: at(100)}, Checkpoint{Account: "a", Start: at(0), End: at(100)})); f != 0.375 {
+		t.Errorf("fractionRead of two targets = %v; want 0.375", f)
 	}
 	if d := eta(time.Minute, 0.5, 0.75); d != time.Minute {
 		t.Errorf("eta(1m, 0.5 → 0.75) = %s; want 1m: a quarter took a minute, a quarter is left", d)

@@ -36,11 +36,14 @@ var (
 	UseEventNames   = []string{lifecycle.Decrypt, lifecycle.GenerateDataKey, lifecycle.GenerateDataKeyWithoutPlaintext, lifecycle.DescribeKey}
 )
 
-// BackfillRequest is what to backfill. RunID is derived from the rest when empty.
+// BackfillRequest is what to backfill. RunID is derived from the window and event names when empty. Targets are
+// the accounts and Regions to read (none: the caller's own); they are not part of the run's identity, so the same
+// run can be continued with more targets, and each target's slices are checkpointed apart.
 type BackfillRequest struct {
 	Since, Until time.Time
 	IncludeUse   bool
 	RunID        string
+	Targets      []Target
 }
 
 // BackfillRun is the plan of a run, stored once so that a restart works the same slices.
@@ -97,16 +100,9 @@ func Plan(req BackfillRequest, now time.Time, slicesPerName int) (BackfillRun, e
 	return BackfillRun{ID: id, Requested: requested, Since: since, Until: req.Until.UTC(), EventNames: names, Slices: slicesPerName, CreatedAt: now}, nil
 }
 
-// Plan is Plan(req, the use case's clock, its Slices).
-//
-// Deprecated: call the function Plan; cmd/grantwatch/backfill.go is the last caller of this method.
-func (b *Backfill) Plan(req BackfillRequest) (BackfillRun, error) {
-	return Plan(req, b.now(), b.Slices)
-}
-
-// slicesOf splits the run's window into whole-second slices per event name (CloudTrail event times are whole
-// seconds; the source maps [Start, End) to LookupEvents' inclusive bounds).
-func slicesOf(run BackfillRun) []Checkpoint {
+// slicesOf splits the run's window into whole-second slices per event name, for target t (CloudTrail event times are
+// whole seconds; the source maps [Start, End) to LookupEvents' inclusive bounds).
+func slicesOf(run BackfillRun, t Target) []Checkpoint {
 	start, end := run.Since.Truncate(time.Second), run.Until.Truncate(time.Second)
 	if end.Before(run.Until) {
 		end = end.Add(time.Second)
@@ -121,7 +117,7 @@ func slicesOf(run BackfillRun) []Checkpoint {
 		for i := range n {
 			s := start.Add(time.Duration(secs*i/n) * time.Second)
 			e := start.Add(time.Duration(secs*(i+1)/n) * time.Second)
-			out = append(out, Checkpoint{RunID: run.ID, EventName: name, Start: s, End: e})
+			out = append(out, Checkpoint{RunID: run.ID, Account: t.Account, Region: t.Region, EventName: name, Start: s, End: e})
 		}
 	}
 	return out

@@ -21,9 +21,11 @@ type BackfillProgress struct {
 	ETA           time.Duration // 0 when unknown
 }
 
-// runSlices holds the checkpoints of a run's slices while workers move them, and what this invocation read.
+// runSlices holds the checkpoints of a run's slices, of every target, while workers move them, and what this
+// invocation read.
 type runSlices struct {
 	run     BackfillRun
+	targets int
 	now     func() time.Time
 	started time.Time
 	f0      float64 // the fraction read when this invocation started: the ETA counts only this invocation's pace
@@ -35,18 +37,31 @@ type runSlices struct {
 	seq    uint64 // snapshots taken, so that they are reported in order
 }
 
-func newRunSlices(run BackfillRun, cps []Checkpoint, now func() time.Time) *runSlices {
-	return &runSlices{run: run, now: now, started: now(), cps: cps, f0: fractionRead(run, cps)}
+func newRunSlices(run BackfillRun, targets int, cps []Checkpoint, now func() time.Time) *runSlices {
+	return &runSlices{run: run, targets: targets, now: now, started: now(), cps: cps, f0: fractionRead(run, targets, cps)}
 }
 
-// pending returns the indexes of the slices not done, in order.
-func (r *runSlices) pending() []int {
+// pending returns the indexes of the target's slices not done, in order.
+func (r *runSlices) pending(t Target) []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []int
 	for i, c := range r.cps {
-		if !c.Done {
+		if !c.Done && c.Target() == t {
 			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// of returns the target's slices as they are now.
+func (r *runSlices) of(t Target) []Checkpoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Checkpoint
+	for _, c := range r.cps {
+		if c.Target() == t {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -94,15 +109,15 @@ func (r *runSlices) progressLocked() BackfillProgress {
 			p.SlicesDone++
 		}
 	}
-	p.Fraction = fractionRead(r.run, r.cps)
+	p.Fraction = fractionRead(r.run, r.targets, r.cps)
 	p.ETA = eta(p.Elapsed, r.f0, p.Fraction)
 	return p
 }
 
-// fractionRead estimates progress as the share of the window (per event name) read: a slice is read from its end
-// down to the oldest event seen, so its unread part is [Start, Covered). It assumes evenly spread events.
-func fractionRead(run BackfillRun, cps []Checkpoint) float64 {
-	total := float64(run.Until.Sub(run.Since)) * float64(len(run.EventNames))
+// fractionRead estimates progress as the share of the window (per event name and target) read: a slice is read from
+// its end down to the oldest event seen, so its unread part is [Start, Covered). It assumes evenly spread events.
+func fractionRead(run BackfillRun, targets int, cps []Checkpoint) float64 {
+	total := float64(run.Until.Sub(run.Since)) * float64(len(run.EventNames)) * float64(max(targets, 1))
 	if total <= 0 {
 		return 1
 	}

@@ -56,3 +56,7 @@ func (e *InputError) Unwrap() error {
 	}
 	return ErrInvalid
 }
+
+// ErrCouldNotAssume marks an account whose credentials could not be had: its member role is missing, does not trust
+// the caller, or STS failed. Nothing in that account was checked, which is never reported as "nothing there".
+var ErrCouldNotAssume = errors.New("could not assume the account's member role")

@@ -50,22 +50,30 @@ type TimelineEntry struct {
 	Detail   string
 }
 
-// History returns one grant's history. keyARN may be empty: the grant is then found by id alone, and an id recorded
-// on several keys is an InputError asking for the key.
-func (q *Query) History(ctx context.Context, grantID, keyARN string) (GrantHistory, error) {
-	if keyARN == "" {
+// History returns one grant's history. keyARN may be empty: the grant is then found by id alone among the keys of
+// the place, and an id recorded on several of them is an InputError asking for the key (or a narrower place).
+func (q *Query) History(ctx context.Context, grantID, keyARN string, in Place) (GrantHistory, error) {
+	where := ""
+	if in != (Place{}) {
+		where = " in " + in.String()
+	}
+	switch {
+	case keyARN != "" && !in.Has(keyARN):
+		return GrantHistory{}, fmt.Errorf("grant %s on key %s%s: %w", grantID, keyARN, where, ErrNotFound)
+	case keyARN == "":
 		keys, err := q.store.GrantKeys(ctx, grantID)
 		if err != nil {
 			return GrantHistory{}, err
 		}
+		keys = slices.DeleteFunc(keys, func(k string) bool { return !in.Has(k) })
 		switch len(keys) {
 		case 0:
-			return GrantHistory{}, fmt.Errorf("grant %s: %w", grantID, ErrNotFound)
+			return GrantHistory{}, fmt.Errorf("grant %s%s: %w", grantID, where, ErrNotFound)
 		case 1:
 			keyARN = keys[0]
 		default:
 			return GrantHistory{}, &InputError{Field: "grant id", Value: grantID,
-				Problem: fmt.Sprintf("is recorded on %d keys (%s); name the key", len(keys), strings.Join(keys, ", "))}
+				Problem: fmt.Sprintf("is recorded on %d keys%s (%s); name the key, or the account or Region", len(keys), where, strings.Join(keys, ", "))}
 		}
 	}
 	g, err := q.store.Grant(ctx, keyARN, grantID)

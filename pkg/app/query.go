@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -31,12 +32,13 @@ var Kinds = []lifecycle.Kind{lifecycle.Primary, lifecycle.Secondary, lifecycle.K
 // found it): not every grant that has ended in the sense of Grant.Ended, which retired and revoked grants are too.
 var States = []lifecycle.State{lifecycle.Active, lifecycle.Retired, lifecycle.Revoked, lifecycle.Unlisted}
 
-// GrantQuery is one key-condition read of a store. Exactly one of KeyARN and Kind is set.
+// GrantQuery is one key-condition read of a store. Exactly one of KeyARN, Kind and Account is set.
 type GrantQuery struct {
-	KeyARN string         // the key's partition of the table
-	Kind   lifecycle.Kind // the kind's partition of the GrantsByKind index (oldest first)
-	// CreatedAtMost, when set, bounds the creation time (inclusive): a key condition on the kind index. Grants
-	// never created (only their end seen) count as created at the zero time.
+	KeyARN  string         // the key's partition of the table
+	Kind    lifecycle.Kind // the kind's partition of the GrantsByKind index (oldest first)
+	Account string         // the account's partition of the GrantsByAccount index (oldest first): its keys' grants
+	// CreatedAtMost, when set, bounds the creation time (inclusive): a key condition on the kind and account indexes.
+	// Grants never created (only their end seen) count as created at the zero time.
 	CreatedAtMost time.Time
 	Match         func(lifecycle.Grant) bool // applied after reading; nil keeps every reported grant
 	After         string                     // a position returned as GrantPage.Next; empty for the first page
@@ -89,12 +91,40 @@ type Filter struct {
 	State     lifecycle.State
 	ActiveAt  time.Time     // active at this time, answered from history
 	OlderThan time.Duration // created more than this long before now
+	Account   string        // on keys of this account (a key ARN names it)
+	Region    string        // on keys of this Region
 }
 
-// Position is where a page of Grants starts: the partition (the key's, or one kind's of the kind index, in Kinds
-// order) and the store's position in it. The zero Position is the first page.
+// Place narrows reads to the keys of one account, one Region, or both; the zero Place does not narrow.
+type Place struct {
+	Account string
+	Region  string
+}
+
+// Has reports whether the key is in the place.
+func (p Place) Has(keyARN string) bool {
+	_, region, account := lifecycle.KeyPlace(keyARN)
+	return (p.Account == "" || account == p.Account) && (p.Region == "" || region == p.Region)
+}
+
+// String names the place for messages: "account 111122223333, Region eu-west-1".
+func (p Place) String() string {
+	var parts []string
+	if p.Account != "" {
+		parts = append(parts, "account "+p.Account)
+	}
+	if p.Region != "" {
+		parts = append(parts, "Region "+p.Region)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (f Filter) place() Place { return Place{Account: f.Account, Region: f.Region} }
+
+// Position is where a page of Grants starts: the partition (the key's, the account's, or one kind's of the kind
+// index, in Kinds order) and the store's position in it. The zero Position is the first page.
 type Position struct {
-	Part  int    // index of the kind partition; always 0 with a key or a kind filter
+	Part  int    // index of the kind partition; always 0 with a key, an account or a kind filter
 	After string // the store's position (GrantPage.Next); empty at the start of the partition
 }
 
@@ -105,7 +135,8 @@ type Listing struct {
 }
 
 // Grants returns one page of the grants that pass f, starting at from (the Next of the previous page of the same
-// filter, or the zero Position).
+// filter, or the zero Position). A key reads its partition, an account the account index (kinds and Regions are
+// then filters), anything else the kind index one kind at a time (a Region alone is a filter).
 func (q *Query) Grants(ctx context.Context, f Filter, limit int, from Position) (Listing, error) {
 	if limit < MinLimit || limit > MaxLimit {
 		return Listing{}, &InputError{Field: "limit", Value: strconv.Itoa(limit), Problem: fmt.Sprintf("is out of range %d..%d", MinLimit, MaxLimit)}
@@ -115,7 +146,8 @@ func (q *Query) Grants(ctx context.Context, f Filter, limit int, from Position) 
 	if f.Kind != "" {
 		kinds = []lifecycle.Kind{f.Kind}
 	}
-	if from.Part < 0 || f.KeyARN == "" && from.Part >= len(kinds) || f.KeyARN != "" && from.Part != 0 {
+	single := f.KeyARN != "" || f.Account != "" // one partition, not one per kind
+	if from.Part < 0 || !single && from.Part >= len(kinds) || single && from.Part != 0 {
 		return Listing{}, fmt.Errorf("%w: it does not belong to this query", ErrBadCursor)
 	}
 	part, after := from.Part, from.After
@@ -132,9 +164,12 @@ func (q *Query) Grants(ctx context.Context, f Filter, limit int, from Position) 
 	out := Listing{Grants: []lifecycle.Grant{}}
 	for calls := 1; ; calls++ {
 		gq := GrantQuery{Match: match, After: after, Limit: limit - len(out.Grants), CreatedAtMost: bound}
-		if f.KeyARN != "" {
+		switch {
+		case f.KeyARN != "":
 			gq.KeyARN = f.KeyARN
-		} else {
+		case f.Account != "":
+			gq.Account = f.Account
+		default:
 			gq.Kind = kinds[part]
 		}
 		page, err := q.store.QueryGrants(ctx, gq)
@@ -143,7 +178,7 @@ func (q *Query) Grants(ctx context.Context, f Filter, limit int, from Position) 
 		}
 		out.Grants = append(out.Grants, page.Grants...)
 		after = page.Next
-		if after == "" && f.KeyARN == "" && part+1 < len(kinds) {
+		if after == "" && !single && part+1 < len(kinds) {
 			part++ // this kind is done: the next page starts on the next kind
 		} else if after == "" {
 			return out, nil
@@ -189,6 +224,8 @@ func (f Filter) match(now time.Time) func(lifecycle.Grant) bool {
 		case !f.ActiveAt.IsZero() && !g.ActiveAt(f.ActiveAt):
 			return false
 		case f.OlderThan > 0 && (!g.Created() || now.Sub(g.CreatedAt) <= f.OlderThan):
+			return false
+		case !f.place().Has(g.KeyARN):
 			return false
 		}
 		return true

@@ -202,7 +202,7 @@ func TestHistory(t *testing.T) {
 	const primary = "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f"
 	const secondary = "0102381c786c9b7dea68c477c3cd775e83df21675a72b533994ad18ad07d7f01"
 
-	h, err := q.History(ctx, primary, "")
+	h, err := q.History(ctx, primary, "", app.Place{})
 	if err != nil {
 		t.Fatalf("History(primary) error = %v", err)
 	}
@@ -216,7 +216,7 @@ func TestHistory(t *testing.T) {
 		t.Errorf("usage %+v, ended %+v, state %s; want 1 Decrypt with a last use, not ended, active", h.Usage, h.Ended, h.Grant.State())
 	}
 
-	h, err = q.History(ctx, secondary, demoKey("010000000001"))
+	h, err = q.History(ctx, secondary, demoKey("010000000001"), app.Place{})
 	if err != nil {
 		t.Fatalf("History(secondary) error = %v", err)
 	}
@@ -231,7 +231,7 @@ func TestHistory(t *testing.T) {
 	}
 
 	// A long-lived secondary carries its alert in the timeline (scenario 02).
-	h, err = q.History(ctx, "0202be99679f2e780907af0d2edb2fa40ec07461e7dc2942ad2d8d6fae882266", "")
+	h, err = q.History(ctx, "0202be99679f2e780907af0d2edb2fa40ec07461e7dc2942ad2d8d6fae882266", "", app.Place{})
 	if err != nil {
 		t.Fatalf("History(0202) error = %v", err)
 	}
@@ -244,7 +244,7 @@ func TestHistory(t *testing.T) {
 		{"060160be4f0b85f04b86b939922d5bd7cdb1a1ff7f17b1c12e78781d43c3c5a7", ""}, // a tombstone: not a Bedrock grant
 		{primary, demoKey("020000000001")},                                       // right id, wrong key
 	} {
-		if _, err := q.History(ctx, tt.id, tt.key); !errors.Is(err, app.ErrNotFound) {
+		if _, err := q.History(ctx, tt.id, tt.key, app.Place{}); !errors.Is(err, app.ErrNotFound) {
 			t.Errorf("History(%s, %q) error = %v; want ErrNotFound", tt.id, tt.key, err)
 		}
 	}
@@ -252,7 +252,7 @@ func TestHistory(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	q, _ := demoQuery(t)
-	keys, err := q.Keys(context.Background())
+	keys, err := q.Keys(context.Background(), app.Place{})
 	if err != nil {
 		t.Fatalf("Keys() error = %v", err)
 	}
@@ -292,7 +292,7 @@ func TestHistoryShowsResolution(t *testing.T) {
 	if err := mem.SaveKey(context.Background(), k, lifecycle.Result{Changed: []string{g.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := app.NewQuery(mem, func() time.Time { return demoAt }).History(context.Background(), "9901", "")
+	h, err := app.NewQuery(mem, func() time.Time { return demoAt }).History(context.Background(), "9901", "", app.Place{})
 	if err != nil {
 		t.Fatal(err)
 	}

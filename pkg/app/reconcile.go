@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -22,10 +23,11 @@ type GrantLister interface {
 	ListGrants(ctx context.Context, keyARN string) ([]lifecycle.ListedGrant, error)
 }
 
-// KeyLister lists the KMS keys that have recorded Bedrock grants, without a Scan. store.Table and store.Memory
-// implement it; the use case gets it from its constructor, never by asking the store what it can do.
+// KeyLister lists the KMS keys that have recorded Bedrock grants, without a Scan: every key, or the keys of the
+// accounts given. store.Table and store.Memory implement it; the use case gets it from its constructor, never by
+// asking the store what it can do.
 type KeyLister interface {
-	ReconcileKeys(ctx context.Context) ([]string, error)
+	ReconcileKeys(ctx context.Context, accounts []string) ([]string, error)
 }
 
 // KeyReconcile is what reconcile did on one key.
@@ -36,12 +38,25 @@ type KeyReconcile struct {
 	CouldNotList string            `json:"couldNotList,omitempty"` // why the key's grants could not be listed
 	Listed       int               `json:"listed"`                 // grants KMS listed on the key
 	Alerts       []lifecycle.Alert `json:"alerts,omitempty"`       // raised on the key by this reconcile
+
+	assumeFailed bool // CouldNotList because the key's account could not be entered (ErrCouldNotAssume)
 }
 
-// ReconcileReport is what one reconcile did, key by key in key order.
+// ReconcileReport is what one reconcile did, key by key in key order, and account by account.
 type ReconcileReport struct {
-	At   time.Time      `json:"at"`
-	Keys []KeyReconcile `json:"keys"`
+	At       time.Time          `json:"at"`
+	Keys     []KeyReconcile     `json:"keys"`
+	Accounts []AccountReconcile `json:"accounts"`
+}
+
+// AccountReconcile sums up one account's keys in a reconcile.
+type AccountReconcile struct {
+	Account      string `json:"account"`
+	Keys         int    `json:"keys"`
+	CouldNotList int    `json:"couldNotList"` // keys whose grants could not be listed
+	// CouldNotAssume says why nothing in the account could be checked: its member role could not be assumed. Its
+	// keys are all counted in CouldNotList, with this reason.
+	CouldNotAssume string `json:"couldNotAssume,omitempty"`
 }
 
 // CouldNotList counts the keys whose grants could not be listed.
@@ -68,40 +83,53 @@ func NewReconcile(svc *Service, grants GrantLister, keys KeyLister) *Reconcile {
 	return &Reconcile{svc: svc, grants: grants, keys: keys}
 }
 
-// Run reconciles the given keys, or, when keys is empty, every key with recorded Bedrock grants (KeyLister). A key
-// that cannot be listed is reported and skipped; store failures end the run.
-func (rc *Reconcile) Run(ctx context.Context, keys []string, at time.Time) (ReconcileReport, error) {
-	rep := ReconcileReport{At: at.UTC()}
+// Run reconciles the given keys, or, when keys is empty, every key with recorded Bedrock grants (KeyLister), in
+// scope (the zero Scope: every account and Region). A key that cannot be listed is reported and skipped; store
+// failures end the run. Once an account's member role could not be assumed, its other keys are reported with the
+// same reason without asking again.
+func (rc *Reconcile) Run(ctx context.Context, keys []string, scope Scope, at time.Time) (ReconcileReport, error) {
+	rep := ReconcileReport{At: at.UTC(), Accounts: []AccountReconcile{}}
 	if len(keys) == 0 {
 		if rc.keys == nil {
 			return rep, &InputError{Field: "keys", Problem: "are required: this store cannot list the keys it records"}
 		}
 		var err error
-		if keys, err = rc.keys.ReconcileKeys(ctx); err != nil {
+		if keys, err = rc.keys.ReconcileKeys(ctx, scope.Accounts); err != nil {
 			return rep, err
 		}
 	}
-	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	keys = slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(keys))), func(k string) bool { return !scope.Contains(k) })
+	accounts := map[string]*AccountReconcile{}
 	for _, arn := range keys {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		kr, err := rc.svc.reconcileKey(ctx, rc.grants, arn, at.UTC())
-		if err != nil {
-			return rep, err
+		_, _, account := lifecycle.KeyPlace(arn)
+		acc := accounts[account]
+		if acc == nil {
+			acc = &AccountReconcile{Account: account}
+			accounts[account] = acc
+		}
+		acc.Keys++
+		kr := KeyReconcile{KeyARN: arn, CouldNotList: acc.CouldNotAssume}
+		if acc.CouldNotAssume == "" {
+			var err error
+			if kr, err = rc.svc.reconcileKey(ctx, rc.grants, arn, at.UTC()); err != nil {
+				return rep, err
+			}
+			if kr.assumeFailed {
+				acc.CouldNotAssume = kr.CouldNotList
+			}
+		}
+		if kr.CouldNotList != "" {
+			acc.CouldNotList++
 		}
 		rep.Keys = append(rep.Keys, kr)
 	}
+	for _, a := range slices.Sorted(maps.Keys(accounts)) {
+		rep.Accounts = append(rep.Accounts, *accounts[a])
+	}
 	return rep, nil
-}
-
-// Reconcile runs NewReconcile(s, lister, keys of the store).Run for callers written before the use case had its
-// own constructor; it is the one place left that asks the store what it can do.
-//
-// Deprecated: cmd/grantwatch/reconcile.go is its last caller; use NewReconcile with the store as KeyLister.
-func (s *Service) Reconcile(ctx context.Context, lister GrantLister, keys []string, at time.Time) (ReconcileReport, error) {
-	kl, _ := s.store.(KeyLister)
-	return NewReconcile(s, lister, kl).Run(ctx, keys, at)
 }
 
 func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn string, at time.Time) (KeyReconcile, error) {
@@ -112,7 +140,7 @@ func (s *Service) reconcileKey(ctx context.Context, lister GrantLister, arn stri
 			return kr, ctx.Err()
 		}
 		s.log.WarnContext(ctx, "could not list grants; key left as recorded", "keyArn", arn, "err", err)
-		kr.CouldNotList = err.Error()
+		kr.CouldNotList, kr.assumeFailed = err.Error(), errors.Is(err, ErrCouldNotAssume)
 		return kr, nil
 	}
 	kr.Listed = len(listed)

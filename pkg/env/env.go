@@ -4,10 +4,12 @@ package env
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
+	"github.com/grantwatch/grantwatch/pkg/param"
 )
 
 // Config is what the functions need from their environment.
@@ -19,6 +21,11 @@ type Config struct {
 	// Alert delivery.
 	RemindInterval time.Duration // REMIND_INTERVAL, optional: re-notify open alerts this often; empty or 0 = never
 	// JOB_GRACE (optional, default 1h) sets Rules.JobGrace: how long a secondary may outlive its Bedrock job.
+
+	// A whole organization.
+	AccountNames   map[string]string // ACCOUNT_NAMES, optional: id=name pairs that alerts name accounts by
+	MemberAccounts []string          // MEMBER_ACCOUNT_IDS, optional: what backfill's "all" accounts are
+	MemberRegions  []string          // MEMBER_REGIONS, optional: what backfill's "all" Regions are
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production, a map in tests).
@@ -50,5 +57,36 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			*d.into = parsed
 		}
 	}
+	if v, ok := lookup("ACCOUNT_NAMES"); ok && v != "" {
+		names, err := param.AccountNames("ACCOUNT_NAMES", v)
+		errs = append(errs, flatten(err)...)
+		cfg.AccountNames = names
+	}
+	// CloudFormation joins a CommaDelimitedList parameter with commas; an empty one is "".
+	for _, l := range []struct {
+		name  string
+		parse func(field string, values, configured []string, where string) ([]string, error)
+		into  *[]string
+	}{
+		{"MEMBER_ACCOUNT_IDS", param.Accounts, &cfg.MemberAccounts},
+		{"MEMBER_REGIONS", param.Regions, &cfg.MemberRegions},
+	} {
+		if v, ok := lookup(l.name); ok && v != "" {
+			var err error
+			*l.into, err = l.parse(l.name, strings.Split(v, ","), nil, "")
+			errs = append(errs, flatten(err)...)
+		}
+	}
 	return cfg, errors.Join(errs...)
+}
+
+// flatten lists the input errors of err one by one, so that Load's joined error holds each as its own.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if many, ok := err.(interface{ Unwrap() []error }); ok {
+		return many.Unwrap()
+	}
+	return []error{err}
 }

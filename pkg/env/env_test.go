@@ -72,3 +72,33 @@ func TestLoadProblemsAreInputErrors(t *testing.T) {
 		t.Errorf("problems name %v; want %v", fields, want)
 	}
 }
+
+// TestLoadOrganization: the account names alerts use and the member set backfill's "all" means, each value
+// checked, every problem reported with the others.
+func TestLoadOrganization(t *testing.T) {
+	cfg, err := env.Load(lookup(map[string]string{"TABLE_NAME": "t", "ACCOUNT_NAMES": "111111111111=prod-ml,222222222222=dev",
+		"MEMBER_ACCOUNT_IDS": "111111111111,222222222222", "MEMBER_REGIONS": "us-east-1,eu-west-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AccountNames["222222222222"] != "dev" || !slices.Equal(cfg.MemberAccounts, []string{"111111111111", "222222222222"}) ||
+		!slices.Equal(cfg.MemberRegions, []string{"us-east-1", "eu-west-1"}) {
+		t.Errorf("Load = %+v", cfg)
+	}
+	// Empty is what CloudFormation passes for parameters left at their default.
+	if cfg, err := env.Load(lookup(map[string]string{"TABLE_NAME": "t", "ACCOUNT_NAMES": "", "MEMBER_ACCOUNT_IDS": "", "MEMBER_REGIONS": ""})); err != nil ||
+		cfg.MemberAccounts != nil || cfg.MemberRegions != nil || len(cfg.AccountNames) != 0 {
+		t.Errorf("empty: %+v, %v", cfg, err)
+	}
+	_, err = env.Load(lookup(map[string]string{"TABLE_NAME": "t", "ACCOUNT_NAMES": "1111=x", "MEMBER_ACCOUNT_IDS": "111111111111,2",
+		"MEMBER_REGIONS": "mars"}))
+	for _, w := range []string{`ACCOUNT_NAMES "1111=x"`, `MEMBER_ACCOUNT_IDS "2" is not an AWS account id`, `MEMBER_REGIONS "mars" is not an AWS Region name`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Load error = %v; want it to say %s", err, w)
+		}
+	}
+	var ie *app.InputError
+	if !errors.As(err, &ie) {
+		t.Errorf("Load error %v holds no InputError", err)
+	}
+}

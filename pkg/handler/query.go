@@ -32,7 +32,7 @@ const (
 // querier is the part of app.Query the handler uses.
 type querier interface {
 	Grants(ctx context.Context, f app.Filter, limit int, from app.Position) (app.Listing, error)
-	History(ctx context.Context, grantID, keyARN string) (app.GrantHistory, error)
+	History(ctx context.Context, grantID, keyARN string, in app.Place) (app.GrantHistory, error)
 }
 
 // Query is the QueryFunction handler.
@@ -81,20 +81,21 @@ func (h *Query) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 		}
 		return h.grants(ctx, qs, key)
 	case RouteGrant:
-		if err := onlyParams(qs, "key"); err != nil {
+		if err := onlyParams(qs, "key", "account", "region"); err != nil {
 			return nil, err
 		}
+		var probs param.Problems
 		id, err := param.GrantID("grant id", req.PathParameters["grantId"])
-		if err != nil {
+		probs.Check(err)
+		var key string
+		var in app.Place
+		param.Optional(&probs, qs, "key", param.KeyARN, &key)
+		param.Optional(&probs, qs, "account", param.Account, &in.Account)
+		param.Optional(&probs, qs, "region", param.Region, &in.Region)
+		if err := probs.Err(); err != nil {
 			return nil, err
 		}
-		key := ""
-		if v, ok := qs["key"]; ok {
-			if key, err = param.KeyARN("key", v); err != nil {
-				return nil, err
-			}
-		}
-		hist, err := h.app.History(ctx, id, key)
+		hist, err := h.app.History(ctx, id, key, in)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +108,7 @@ func (h *Query) route(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 func (h *Query) grants(ctx context.Context, qs map[string]string, pathKey string) (queryapi.GrantList, error) {
 	allowed := []string{"kind", "state", "activeAt", "olderThan", "limit", "cursor"}
 	if pathKey == "" {
-		allowed = append(allowed, "key")
+		allowed = append(allowed, "key", "account", "region") // the path's key names its own account and Region
 	}
 	if err := onlyParams(qs, allowed...); err != nil {
 		return queryapi.GrantList{}, err
@@ -119,6 +120,8 @@ func (h *Query) grants(ctx context.Context, qs map[string]string, pathKey string
 	param.Optional(&probs, qs, "state", param.State, &f.State)
 	param.Optional(&probs, qs, "activeAt", param.Time, &f.ActiveAt)
 	param.Optional(&probs, qs, "olderThan", param.Age, &f.OlderThan)
+	param.Optional(&probs, qs, "account", param.Account, &f.Account)
+	param.Optional(&probs, qs, "region", param.Region, &f.Region)
 	limit, err := param.Limit("limit", qs["limit"])
 	if v, ok := qs["limit"]; ok && v == "" {
 		err = &app.InputError{Field: "limit", Problem: fmt.Sprintf("is empty; give %d..%d or leave it out", app.MinLimit, app.MaxLimit)}

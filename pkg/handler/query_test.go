@@ -88,6 +88,24 @@ func TestQueryRoutes(t *testing.T) {
 	}{
 		{name: "sample active secondaries", req: apiSample(t, "get-grants-active-secondaries.json"), status: 200,
 			wantInBody: []string{`"grantId":"0202`, `"grantId":"0302`, `"grantId":"1202`}},
+		{name: "sample account's active secondaries", req: apiSample(t, "get-grants-account.json"), status: 200,
+			wantInBody: []string{`"grantId":"0202`, `"grantId":"0302`, `"grantId":"1202`}},
+		{name: "another account", req: request(handler.RouteGrants, nil, map[string]string{"account": "444455556666"}), status: 200,
+			wantInBody: []string{`"grants":[]`}},
+		{name: "another Region", req: request(handler.RouteGrants, nil, map[string]string{"region": "eu-west-1", "kind": "primary"}), status: 200,
+			wantInBody: []string{`"grants":[]`}},
+		{name: "bad account and Region, both named", req: request(handler.RouteGrants, nil, map[string]string{"account": "1111", "region": "us-east"}), status: 400,
+			wantInBody: []string{`account \"1111\" is not an AWS account id`, `region \"us-east\" is not an AWS Region name`}},
+		{name: "account on a key's route", req: request(handler.RouteKeyGrants, map[string]string{"keyArn": enc}, map[string]string{"account": "111122223333"}), status: 400,
+			wantInBody: []string{"unknown query parameter(s) account"}},
+		{name: "grant in its account", req: request(handler.RouteGrant, map[string]string{"grantId": primary01}, map[string]string{"account": "111122223333", "region": "us-east-1"}), status: 200,
+			wantInBody: []string{`"grantId":"` + primary01}},
+		{name: "grant in another account", req: request(handler.RouteGrant, map[string]string{"grantId": primary01}, map[string]string{"account": "444455556666"}), status: 404,
+			wantInBody: []string{"in account 444455556666"}},
+		{name: "grant with a bad Region", req: request(handler.RouteGrant, map[string]string{"grantId": primary01}, map[string]string{"region": "x"}), status: 400},
+		{name: "minted cursor on another account's key", req: request(handler.RouteGrants, nil, map[string]string{"account": "444455556666",
+			"cursor": mintedCursorFor(t, app.Filter{Account: "444455556666"}, `{"pk":"KEY#`+key12+`","sk":"GRANT#x","ac":"444455556666","gsi2sk":"2024-05-30T00:00:00.000000000Z#x"}`)}), status: 400,
+			wantInBody: []string{"invalid cursor: position belongs to another account"}},
 		{name: "sample key active at", req: apiSample(t, "get-grants-key-active-at.json"), status: 200,
 			wantInBody: []string{`"grantId":"0101`, `"grantId":"0102`, `"grantId":"0103`}},
 		{name: "sample grant", req: apiSample(t, "get-grant.json"), status: 200,
@@ -153,7 +171,13 @@ func TestQueryRoutes(t *testing.T) {
 // filter hash from a token the API issued for the same question.
 func mintedCursor(t *testing.T, key, pos string) string {
 	t.Helper()
-	issued := queryapi.EncodeToken(app.Position{After: "{}"}, app.Filter{KeyARN: key}, demoAt)
+	return mintedCursorFor(t, app.Filter{KeyARN: key}, pos)
+}
+
+// mintedCursorFor is mintedCursor for the question f.
+func mintedCursorFor(t *testing.T, f app.Filter, pos string) string {
+	t.Helper()
+	issued := queryapi.EncodeToken(app.Position{After: "{}"}, f, demoAt)
 	b, _ := base64.RawURLEncoding.DecodeString(issued)
 	var w map[string]any
 	if err := json.Unmarshal(b, &w); err != nil {
@@ -207,8 +231,28 @@ func TestQueryPagination(t *testing.T) {
 	if len(ids) != len(all.Grants) {
 		t.Fatalf("paged %d grants; want %d", len(ids), len(all.Grants))
 	}
-	// The token of one query is refused for another.
+	// By account: the same grants (one account here), page by page through the account's partition.
+	byAccount := fixture.Walk(t, 40, "", func(cursor string) ([]string, string, bool) {
+		qs := map[string]string{"limit": "3", "account": "111122223333"}
+		if cursor != "" {
+			qs["cursor"] = cursor
+		}
+		l := list(qs)
+		var ids []string
+		for _, g := range l.Grants {
+			ids = append(ids, g.GrantID)
+		}
+		return ids, l.NextToken, l.NextToken != ""
+	})
+	if len(byAccount) != len(all.Grants) {
+		t.Errorf("paged by account: %d grants; want %d", len(byAccount), len(all.Grants))
+	}
+	// The token of one query is refused for another, the same without the account included.
 	first := list(map[string]string{"limit": "1"})
+	resp0 := serve(t, h, o, request(handler.RouteGrants, nil, map[string]string{"limit": "1", "account": "111122223333", "cursor": first.NextToken}))
+	if resp0.StatusCode != 400 || !strings.Contains(resp0.Body, "issued for other filters") {
+		t.Errorf("cursor of the query without an account: %d %s; want 400 naming the filters", resp0.StatusCode, resp0.Body)
+	}
 	resp := serve(t, h, o, request(handler.RouteGrants, nil, map[string]string{"limit": "1", "kind": "primary", "cursor": first.NextToken}))
 	if resp.StatusCode != 400 || !strings.Contains(resp.Body, "issued for other filters") {
 		t.Errorf("cursor of another query: %d %s; want 400 naming the filters", resp.StatusCode, resp.Body)
@@ -222,7 +266,7 @@ func (failingQuerier) Grants(context.Context, app.Filter, int, app.Position) (ap
 	return app.Listing{}, errors.New("store: query grants: operation error DynamoDB: Query, https response error StatusCode: 500")
 }
 
-func (failingQuerier) History(context.Context, string, string) (app.GrantHistory, error) {
+func (failingQuerier) History(context.Context, string, string, app.Place) (app.GrantHistory, error) {
 	return app.GrantHistory{}, errors.New("store: get grant: throttled")
 }
 

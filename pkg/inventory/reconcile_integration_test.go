@@ -116,12 +116,12 @@ func TestReconcileAgainstKMS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keys, err := e.table.ReconcileKeys(ctx)
+	keys, err := e.table.ReconcileKeys(ctx, nil)
 	if err != nil || !slices.Equal(keys, slices.Sorted(slices.Values([]string{retiredKey, deniedKey}))) {
 		t.Fatalf("ReconcileKeys() = %v, %v; want the two keys with recorded grants", keys, err)
 	}
 	lister := inventory.New(deniedAPI{API: e.kms, denied: deniedKey})
-	rep, err := app.NewReconcile(e.svc, lister, e.table).Run(ctx, append(keys, untrackedKey), time.Now())
+	rep, err := app.NewReconcile(e.svc, lister, e.table).Run(ctx, append(keys, untrackedKey), app.Scope{}, time.Now())
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}

@@ -37,3 +37,47 @@ func arnField(s string) bool {
 	}
 	return true
 }
+
+// KeyPlace returns the partition, Region and account a key ARN names: a whole organization's keys are told apart by
+// them. All three are empty when s is not a key ARN (IsKeyARN).
+func KeyPlace(s string) (partition, region, account string) {
+	if !IsKeyARN(s) {
+		return "", "", ""
+	}
+	parts := strings.SplitN(s, ":", 6)
+	return parts[1], parts[3], parts[4]
+}
+
+// IsAccountID reports whether s is an AWS account id: twelve digits.
+func IsAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsRegionName reports whether s has the shape of an AWS Region name: letters, then dash-separated words, then a
+// number (us-east-1, us-gov-west-1, eu-isoe-west-1, cn-north-1).
+func IsRegionName(s string) bool {
+	words := strings.Split(s, "-")
+	if len(words) < 3 {
+		return false
+	}
+	for i, w := range words {
+		last := i == len(words)-1
+		if w == "" {
+			return false
+		}
+		for _, c := range w {
+			if last && (c < '0' || c > '9') || !last && (c < 'a' || c > 'z') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -197,3 +197,85 @@ func (p Problems) Error() string {
 }
 
 func (p Problems) Unwrap() []error { return p }
+
+// Account accepts an AWS account id (twelve digits), as key ARNs name it.
+func Account(field, s string) (string, error) {
+	if !lifecycle.IsAccountID(s) {
+		return "", &app.InputError{Field: field, Value: s, Problem: "is not an AWS account id (12 digits, such as 111122223333)"}
+	}
+	return s, nil
+}
+
+// Region accepts an AWS Region name such as us-east-1.
+func Region(field, s string) (string, error) {
+	if !lifecycle.IsRegionName(s) {
+		return "", &app.InputError{Field: field, Value: s, Problem: "is not an AWS Region name such as us-east-1"}
+	}
+	return s, nil
+}
+
+// All is the value of a list of accounts or Regions that names the whole configured set.
+const All = "all"
+
+// Accounts accepts a list of account ids, or "all" alone for the configured set (which must then not be empty;
+// where is where people configure it, for the message). Repeats are dropped; the order is kept.
+func Accounts(field string, values, configured []string, where string) ([]string, error) {
+	return list(field, values, configured, where, "accounts", Account)
+}
+
+// Regions is Accounts for Region names.
+func Regions(field string, values, configured []string, where string) ([]string, error) {
+	return list(field, values, configured, where, "Regions", Region)
+}
+
+func list(field string, values, configured []string, where, what string, parse func(field, s string) (string, error)) ([]string, error) {
+	if slices.Contains(values, All) {
+		switch {
+		case len(values) > 1:
+			return nil, &app.InputError{Field: field, Value: strings.Join(values, ","), Problem: `gives "` + All + `" with other values: give "` + All + `" alone, or a list`}
+		case len(configured) == 0:
+			return nil, &app.InputError{Field: field, Value: All, Problem: "names the configured " + what + ", and none are configured (" + where + ")"}
+		}
+		values = configured
+	}
+	var out []string
+	var probs Problems
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		got, err := parse(field, v)
+		probs.Check(err)
+		if err == nil && !slices.Contains(out, got) {
+			out = append(out, got)
+		}
+	}
+	return out, probs.Err()
+}
+
+// AccountNames accepts the names people know accounts by, for messages: comma-separated id=name pairs such as
+// "111122223333=prod-ml,444455556666=data science". A name is at most 50 printable characters, without commas or
+// equals signs; an id given twice is refused.
+func AccountNames(field, s string) (map[string]string, error) {
+	out := map[string]string{}
+	var probs Problems
+	for _, pair := range strings.Split(s, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		id, name, ok := strings.Cut(pair, "=")
+		id, name = strings.TrimSpace(id), strings.TrimSpace(name)
+		switch _, dup := out[id]; {
+		case !ok || !lifecycle.IsAccountID(id):
+			probs.Check(&app.InputError{Field: field, Value: pair, Problem: "is not an account id=name pair such as 111122223333=prod-ml"})
+		case name == "" || len(name) > 50 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '=' }):
+			probs.Check(&app.InputError{Field: field, Value: pair, Problem: "has no name, or one longer than 50 characters or with control characters or ="})
+		case dup:
+			probs.Check(&app.InputError{Field: field, Value: pair, Problem: "names account " + id + " a second time"})
+		default:
+			out[id] = name
+		}
+	}
+	return out, probs.Err()
+}

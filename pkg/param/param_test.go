@@ -157,3 +157,57 @@ func TestOptional(t *testing.T) {
 		t.Errorf("problems = %v; want the one of activeAt", probs)
 	}
 }
+
+func TestAccountsAndRegions(t *testing.T) {
+	configured := []string{"111111111111", "222222222222"}
+	for _, tt := range []struct {
+		name    string
+		values  []string
+		want    []string
+		problem string // in the error; empty when it parses
+	}{
+		{name: "list", values: []string{"333333333333", "111111111111", "333333333333"}, want: []string{"333333333333", "111111111111"}},
+		{name: "all", values: []string{"all"}, want: configured},
+		{name: "all with others", values: []string{"all", "111111111111"}, problem: `gives "all" with other values`},
+		{name: "bad ids, each named", values: []string{"1111", "22222222222x"}, problem: `--accounts "1111" is not an AWS account id (12 digits, such as 111122223333); --accounts "22222222222x"`},
+	} {
+		got, err := param.Accounts("--accounts", tt.values, configured, "MEMBER_ACCOUNT_IDS")
+		switch {
+		case tt.problem == "" && (err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",")):
+			t.Errorf("%s: Accounts = %v, %v; want %v", tt.name, got, err, tt.want)
+		case tt.problem != "" && (err == nil || !strings.Contains(err.Error(), tt.problem) || !errors.Is(err, app.ErrInvalid)):
+			t.Errorf("%s: error %v; want an input error with %q", tt.name, err, tt.problem)
+		}
+	}
+	if _, err := param.Accounts("accounts", []string{"all"}, nil, "the MemberAccountIds parameter"); err == nil ||
+		!strings.Contains(err.Error(), `accounts "all" names the configured accounts, and none are configured (the MemberAccountIds parameter)`) {
+		t.Errorf("all with nothing configured: %v", err)
+	}
+	if got, err := param.Regions("--regions", []string{"eu-west-1", "us-gov-west-1"}, nil, ""); err != nil || len(got) != 2 {
+		t.Errorf("Regions = %v, %v", got, err)
+	}
+	if _, err := param.Regions("--regions", []string{"eu-west"}, nil, ""); err == nil || !strings.Contains(err.Error(), `--regions "eu-west" is not an AWS Region name`) {
+		t.Errorf("bad Region: %v", err)
+	}
+}
+
+func TestAccountNames(t *testing.T) {
+	got, err := param.AccountNames("ACCOUNT_NAMES", " 111122223333=prod-ml , 444455556666=data science,")
+	if err != nil || len(got) != 2 || got["111122223333"] != "prod-ml" || got["444455556666"] != "data science" {
+		t.Errorf("AccountNames = %v, %v", got, err)
+	}
+	if got, err := param.AccountNames("ACCOUNT_NAMES", ""); err != nil || len(got) != 0 {
+		t.Errorf("empty: %v, %v", got, err)
+	}
+	for s, problem := range map[string]string{
+		"111122223333":  "is not an account id=name pair",
+		"1111=prod":     "is not an account id=name pair",
+		"111122223333=": "has no name",
+		"111122223333=" + strings.Repeat("n", 51): "longer than 50",
+		"111122223333=a,111122223333=b":           "names account 111122223333 a second time",
+	} {
+		if _, err := param.AccountNames("ACCOUNT_NAMES", s); err == nil || !strings.Contains(err.Error(), problem) || !errors.Is(err, app.ErrInvalid) {
+			t.Errorf("AccountNames(%q) = %v; want an input error with %q", s, err, problem)
+		}
+	}
+}

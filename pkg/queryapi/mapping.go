@@ -97,11 +97,16 @@ func NewAlert(a lifecycle.Alert) Alert {
 		Resolution: a.Resolution, ResolutionNotifiedAt: a.ResolutionNotifiedAt.UTC()}
 }
 
-// NewKeyList returns the keys inventory.
-func NewKeyList(keys []app.KeySummary) KeyList {
-	out := KeyList{Keys: make([]KeySummary, 0, len(keys))}
+// NewKeyList returns the keys inventory, naming accounts by names (id → name; nil names none).
+func NewKeyList(keys []app.KeySummary, names map[string]string) KeyList {
+	out := KeyList{Keys: make([]KeySummary, 0, len(keys)), Accounts: []AccountSummary{}}
+	for _, a := range app.Accounts(keys) {
+		out.Accounts = append(out.Accounts, AccountSummary{Account: a.Account, Name: names[a.Account], Regions: slices.Clone(a.Regions),
+			Keys: a.Keys, Active: a.Active, Total: a.Total})
+	}
 	for _, k := range keys {
-		ks := KeySummary{KeyARN: k.KeyARN, Grants: map[string]map[string]int{}, Active: k.Active, Total: k.Total, QuotaShare: k.QuotaShare}
+		ks := KeySummary{KeyARN: k.KeyARN, Account: k.Account, Region: k.Region, Grants: map[string]map[string]int{}, Active: k.Active,
+			Total: k.Total, QuotaShare: k.QuotaShare}
 		for kind, byState := range k.Grants {
 			m := map[string]int{}
 			for st, n := range byState {

@@ -69,12 +69,12 @@ func TestMappingFillsEveryField(t *testing.T) {
 		Created:  &app.Creation{At: t0, By: "b", CallerType: "AWSService", InvokedBy: "bedrock.amazonaws.com", SourceIP: "ip", EventID: "e1"},
 		Ended:    &app.Ending{At: t0, How: lifecycle.RetireGrant, By: "b", SourceIP: "ip", ByBedrock: true, EventID: "e2"},
 		Timeline: []app.TimelineEntry{{At: t0, What: "CreateGrant", By: "b", SourceIP: "ip", Detail: "d"}}}
-	keys := []app.KeySummary{{KeyARN: key01, Grants: map[lifecycle.Kind]map[lifecycle.State]int{lifecycle.Secondary: {lifecycle.Active: 1}},
+	keys := []app.KeySummary{{KeyARN: key01, Account: "111122223333", Region: "us-east-1", Grants: map[lifecycle.Kind]map[lifecycle.State]int{lifecycle.Secondary: {lifecycle.Active: 1}},
 		Active: 1, Total: 1, OldestActiveSecondary: &g, QuotaShare: 0.5}}
 	for name, v := range map[string]any{
 		"GrantHistory": queryapi.NewGrantHistory(h),
 		"GrantList":    queryapi.NewGrantList([]lifecycle.Grant{g}, "next"),
-		"KeyList":      queryapi.NewKeyList(keys),
+		"KeyList":      queryapi.NewKeyList(keys, map[string]string{"111122223333": "prod-ml"}),
 	} {
 		if z := zeros(reflect.ValueOf(v), name); len(z) > 0 {
 			t.Errorf("%s: fields left zero by the mapping: %v", name, z)
@@ -93,7 +93,7 @@ func TestEmptyIsNotNull(t *testing.T) {
 	for _, v := range []any{
 		queryapi.NewGrantList(nil, ""),
 		queryapi.NewGrantHistory(app.GrantHistory{Grant: g}),
-		queryapi.NewKeyList(nil),
+		queryapi.NewKeyList(nil, nil),
 	} {
 		b, _ := json.Marshal(v)
 		if strings.Contains(string(b), "null") {

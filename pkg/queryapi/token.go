@@ -74,12 +74,17 @@ func DecodeToken(token string, f app.Filter, now time.Time) (app.Position, error
 }
 
 // fingerprint binds a token to the filter it was issued for. OlderThan is relative to now, so it is part of the
-// fingerprint as a duration: the next page of "older than 24h" continues the same question.
+// fingerprint as a duration: the next page of "older than 24h" continues the same question. The account and Region
+// are added only when set, so that tokens issued before they existed stay valid.
 func fingerprint(f app.Filter) string {
 	at := ""
 	if !f.ActiveAt.IsZero() {
 		at = f.ActiveAt.UTC().Format(time.RFC3339Nano)
 	}
-	sum := sha256.Sum256([]byte(strings.Join([]string{f.KeyARN, string(f.Kind), string(f.State), at, f.OlderThan.String()}, "\x00")))
+	fields := []string{f.KeyARN, string(f.Kind), string(f.State), at, f.OlderThan.String()}
+	if f.Account != "" || f.Region != "" {
+		fields = append(fields, f.Account, f.Region)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(fields, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }

@@ -132,19 +132,32 @@ type Alert struct {
 	ResolutionNotifiedAt time.Time `json:"resolutionNotifiedAt,omitzero"`
 }
 
-// KeyList is the keys inventory (`keys -o json`).
+// KeyList is the keys inventory (`keys -o json`): the keys by account, Region and ARN, and each account's totals.
 type KeyList struct {
-	Keys []KeySummary `json:"keys"`
+	Keys     []KeySummary     `json:"keys"`
+	Accounts []AccountSummary `json:"accounts"`
 }
 
 // KeySummary is one key in the inventory.
 type KeySummary struct {
 	KeyARN                string                    `json:"keyArn"`
+	Account               string                    `json:"account"`
+	Region                string                    `json:"region"`
 	Grants                map[string]map[string]int `json:"grants"` // by kind, then by state
 	Active                int                       `json:"active"`
 	Total                 int                       `json:"total"`
 	OldestActiveSecondary *GrantSummary             `json:"oldestActiveSecondary,omitempty"`
 	QuotaShare            float64                   `json:"quotaShare"` // active grants known / grants-per-key quota
+}
+
+// AccountSummary is one account of the inventory.
+type AccountSummary struct {
+	Account string   `json:"account"`
+	Name    string   `json:"name,omitempty"` // what people call it, when the account names say
+	Regions []string `json:"regions"`
+	Keys    int      `json:"keys"`
+	Active  int      `json:"active"`
+	Total   int      `json:"total"`
 }
 
 // The codes of ErrorBody.

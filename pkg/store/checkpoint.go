@@ -2,11 +2,13 @@ package store
 
 // Backfill runs and checkpoints, and the KMS keys reconcile visits. Items (no new index; TTL cleans them up):
 //
-//	item        pk                 sk                                  attributes
-//	run         BACKFILL#<runId>   RUN                                 runItem incl. version
-//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>   checkpointItem incl. version
+//	item        pk                 sk                                                   attributes
+//	run         BACKFILL#<runId>   RUN                                                  runItem incl. version
+//	checkpoint  BACKFILL#<runId>   SLICE#<eventName>#<start RFC3339>                    checkpointItem incl. version
+//	                               SLICE#<account>#<region>#<eventName>#<start>         (a slice of another target)
 //
-// Their attribute names are those format 1 used, so runs written before format 2 resume as they are.
+// Their attribute names are those format 1 used, so runs written before format 2 resume as they are; the caller's
+// own account and Region keep the sort key they had before targets, so its runs resume too.
 //
 // Both are written with a PutItem conditional on the version read (attribute_not_exists(pk) for a new item), so
 // two processes working the same run cannot move a slice backwards: the loser gets app.ErrConflict. A run's items
@@ -69,6 +71,8 @@ type checkpointItem struct {
 	SK        string          `dynamodbav:"sk,omitempty"`
 	Format    int             `dynamodbav:"fv,omitempty"`
 	RunID     string          `dynamodbav:"runId"`
+	Account   string          `dynamodbav:"account,omitempty"`
+	Region    string          `dynamodbav:"region,omitempty"`
 	EventName string          `dynamodbav:"eventName"`
 	Start     time.Time       `dynamodbav:"start"`
 	End       time.Time       `dynamodbav:"end"`
@@ -86,7 +90,7 @@ type checkpointItem struct {
 }
 
 func toCheckpointItem(c app.Checkpoint) *checkpointItem {
-	it := &checkpointItem{RunID: c.RunID, EventName: c.EventName, Start: c.Start, End: c.End, Next: c.Next, Pages: c.Pages,
+	it := &checkpointItem{RunID: c.RunID, Account: c.Account, Region: c.Region, EventName: c.EventName, Start: c.Start, End: c.End, Next: c.Next, Pages: c.Pages,
 		Boundary: c.Boundary, Skip: c.Skip, Done: c.Done, Stats: statsItem(c.Stats), UpdatedAt: c.UpdatedAt, Version: c.Version}
 	if !c.Covered.IsZero() {
 		it.Covered = &c.Covered
@@ -98,7 +102,7 @@ func toCheckpointItem(c app.Checkpoint) *checkpointItem {
 }
 
 func (it checkpointItem) checkpoint() app.Checkpoint {
-	c := app.Checkpoint{RunID: it.RunID, EventName: it.EventName, Start: it.Start, End: it.End, Next: it.Next, Pages: it.Pages,
+	c := app.Checkpoint{RunID: it.RunID, Account: it.Account, Region: it.Region, EventName: it.EventName, Start: it.Start, End: it.End, Next: it.Next, Pages: it.Pages,
 		Boundary: it.Boundary, Skip: it.Skip, Done: it.Done, Stats: app.BackfillStats(it.Stats), UpdatedAt: it.UpdatedAt,
 		Version: it.Version}
 	if it.Covered != nil && !it.Covered.IsZero() {
@@ -112,7 +116,10 @@ func (it checkpointItem) checkpoint() app.Checkpoint {
 }
 
 func sliceSK(c app.Checkpoint) string {
-	return slicePrefix + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
+	if c.Target() == (app.Target{}) {
+		return slicePrefix + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
+	}
+	return slicePrefix + c.Account + "#" + c.Region + "#" + c.EventName + "#" + c.Start.UTC().Format(time.RFC3339)
 }
 
 // LoadRun returns the stored run, or the zero BackfillRun.
@@ -166,51 +173,43 @@ func (t *Table) SaveCheckpoint(ctx context.Context, c app.Checkpoint) error {
 }
 
 func (t *Table) queryRun(ctx context.Context, runID, cond, sk string, each func(map[string]types.AttributeValue) error) error {
-	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+	return eachItem(ctx, t.api, &dynamodb.QueryInput{
 		TableName:              aws.String(t.name),
 		KeyConditionExpression: aws.String("pk = :pk AND " + cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": str(backfillPrefix + runID), ":sk": str(sk),
 		},
 		ConsistentRead: aws.Bool(true), // a restart must see the last checkpoint written
-	})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, item := range out.Items {
-			if err := each(item); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	}, nil, each)
 }
 
-// ReconcileKeys returns, sorted, the KMS keys with recorded Bedrock grants, from the GrantsByKind index (one Query per
-// kind, reading only keyArn; never a Scan). The index holds every reported grant, ended ones too: a key whose
-// grants have all ended can still hold a live grant whose events were lost.
-func (t *Table) ReconcileKeys(ctx context.Context) ([]string, error) {
-	var keys []string
+// ReconcileKeys returns, sorted, the KMS keys with recorded Bedrock grants: of every account from the GrantsByKind
+// index (one Query per kind), or of the accounts given from GrantsByAccount (one Query per account), reading only
+// pk; never a Scan. The indexes hold every reported grant, ended ones too: a key whose grants have all ended can
+// still hold a live grant whose events were lost.
+func (t *Table) ReconcileKeys(ctx context.Context, accounts []string) ([]string, error) {
+	var queries []*dynamodb.QueryInput
 	for _, kind := range app.Kinds {
-		pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
-			TableName:                 aws.String(t.name),
-			IndexName:                 aws.String(KindIndex),
-			KeyConditionExpression:    aws.String("gsi2pk = :k"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(kindPrefix + string(kind))},
-			ProjectionExpression:      aws.String("pk"),
-		})
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("store: keys to reconcile: %w", err)
+		queries = append(queries, &dynamodb.QueryInput{IndexName: aws.String(KindIndex), KeyConditionExpression: aws.String("gsi2pk = :k"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": str(kindPrefix + string(kind))}})
+	}
+	if len(accounts) > 0 {
+		queries = nil
+		for _, a := range accounts {
+			queries = append(queries, &dynamodb.QueryInput{IndexName: aws.String(AccountIndex), KeyConditionExpression: aws.String("ac = :a"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":a": str(a)}})
+		}
+	}
+	var keys []string
+	for _, in := range queries {
+		in.TableName, in.ProjectionExpression = aws.String(t.name), aws.String("pk")
+		if err := eachItem(ctx, t.api, in, nil, func(item map[string]types.AttributeValue) error {
+			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok {
+				keys = append(keys, arn)
 			}
-			for _, item := range out.Items {
-				if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok {
-					keys = append(keys, arn)
-				}
-			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("store: keys to reconcile: %w", err)
 		}
 	}
 	slices.Sort(keys)
@@ -287,14 +286,20 @@ func (m *Memory) SaveCheckpoint(_ context.Context, c app.Checkpoint) error {
 	return nil
 }
 
-// ReconcileKeys mirrors Table.ReconcileKeys: keys with a reported (non-pending) grant.
-func (m *Memory) ReconcileKeys(context.Context) ([]string, error) {
+// ReconcileKeys mirrors Table.ReconcileKeys: keys with a reported (non-pending) grant, of the accounts given.
+func (m *Memory) ReconcileKeys(_ context.Context, accounts []string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []string
 	for arn, mk := range m.keys {
 		found := false
-		mk.each(func(g lifecycle.Grant) { found = found || (g.Reported() && g.Kind != "") })
+		mk.each(func(g lifecycle.Grant) {
+			if len(accounts) > 0 {
+				found = found || slices.Contains(accounts, accountIndexKey(arn, g))
+			} else {
+				found = found || kindIndexKeys(g) != nil
+			}
+		})
 		if found {
 			out = append(out, arn)
 		}

@@ -63,6 +63,38 @@ func testCheckpoints(t *testing.T, newStore func(t *testing.T) app.CheckpointSto
 			t.Errorf("LoadCheckpoints(other run) = %v, %v; want none", other, err)
 		}
 	})
+	t.Run("each target has its own slices", func(t *testing.T) {
+		s := newStore(t)
+		own := app.Checkpoint{RunID: "bf-1", EventName: "CreateGrant", Start: at.Add(-time.Hour), End: at, UpdatedAt: at}
+		east, west := own, own
+		east.Account, east.Region = "111111111111", "us-east-1"
+		west.Account, west.Region = "111111111111", "eu-west-1"
+		child := west
+		child.Start = at.Add(-time.Minute)
+		west.Spawn = &child
+		for _, c := range []app.Checkpoint{own, east, west} {
+			if err := s.SaveCheckpoint(ctx, c); err != nil {
+				t.Fatalf("SaveCheckpoint(%v): %v", c.Target(), err)
+			}
+		}
+		if err := s.SaveCheckpoint(ctx, east); !errors.Is(err, app.ErrConflict) {
+			t.Errorf("SaveCheckpoint(east) again error = %v; want ErrConflict", err)
+		}
+		got, err := s.LoadCheckpoints(ctx, "bf-1")
+		if err != nil || len(got) != 3 {
+			t.Fatalf("LoadCheckpoints = %+v, %v; want the three targets' slices", got, err)
+		}
+		seen := map[app.Target]bool{}
+		for _, c := range got {
+			seen[c.Target()] = true
+			if c.Target() == west.Target() && (c.Spawn == nil || c.Spawn.Target() != west.Target()) {
+				t.Errorf("west's Spawn = %+v; want its target kept", c.Spawn)
+			}
+		}
+		if len(seen) != 3 || !seen[app.Target{}] || !seen[east.Target()] || !seen[west.Target()] {
+			t.Errorf("targets loaded = %v; want the own account and both Regions", seen)
+		}
+	})
 }
 
 func TestMemoryCheckpoints(t *testing.T) {

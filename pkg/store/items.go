@@ -49,13 +49,16 @@ type grantItem struct {
 	Pending       bool          `dynamodbav:"pd,omitempty"`
 	History       []historyItem `dynamodbav:"h,omitempty"`
 	Alerts        []alertItem   `dynamodbav:"al,omitempty"`
-	// Index keys: ActiveGrants (the sweep) while in the working set, GrantsByKind and GrantsByIdPrefix when reported.
-	GSI1PK string `dynamodbav:"gsi1pk,omitempty"`
-	GSI1SK string `dynamodbav:"gsi1sk,omitempty"`
-	GSI2PK string `dynamodbav:"gsi2pk,omitempty"`
-	GSI2SK string `dynamodbav:"gsi2sk,omitempty"`
-	GSI3PK string `dynamodbav:"gsi3pk,omitempty"` // GrantsByIdPrefix, when reported
-	TTL    int64  `dynamodbav:"ttl,omitempty"`
+	// Index keys: ActiveGrants (the sweep) while in the working set; GrantsByKind, GrantsByIdPrefix and
+	// GrantsByAccount when reported. ac is optional in format 2: `grantwatch table migrate` adds it to items written
+	// before GrantsByAccount.
+	GSI1PK  string `dynamodbav:"gsi1pk,omitempty"`
+	GSI1SK  string `dynamodbav:"gsi1sk,omitempty"`
+	GSI2PK  string `dynamodbav:"gsi2pk,omitempty"`
+	GSI2SK  string `dynamodbav:"gsi2sk,omitempty"`
+	GSI3PK  string `dynamodbav:"gsi3pk,omitempty"` // GrantsByIdPrefix, when reported
+	Account string `dynamodbav:"ac,omitempty"`     // GrantsByAccount's partition (its sort key is gsi2sk)
+	TTL     int64  `dynamodbav:"ttl,omitempty"`
 }
 
 // callerItem keeps format 1's names: GrantsByKind projects createdBy, and the read side decodes both formats alike.
@@ -225,6 +228,7 @@ func toGrantItem(keyARN string, g lifecycle.Grant) grantItem {
 		it.GSI2PK, it.GSI2SK = k["gsi2pk"], k["gsi2sk"]
 	}
 	it.GSI3PK = idPrefixKey(g)
+	it.Account = accountIndexKey(keyARN, g)
 	if g.Pending && g.Ended() {
 		it.TTL = g.EndedAt.Add(retention).Unix()
 	}

@@ -211,7 +211,8 @@ func (t *Table) SaveJobRecord(ctx context.Context, r lifecycle.JobRecord) error 
 
 // JobRecords reads the registry partition, strongly consistent, leaving out items whose ttl has passed at at.
 func (t *Table) JobRecords(ctx context.Context, at time.Time) ([]lifecycle.JobRecord, error) {
-	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+	var out []lifecycle.JobRecord
+	err := eachItem(ctx, t.api, &dynamodb.QueryInput{
 		TableName:                aws.String(t.name),
 		KeyConditionExpression:   aws.String("pk = :pk"),
 		FilterExpression:         aws.String("attribute_not_exists(#ttl) OR #ttl > :at"),
@@ -220,26 +221,19 @@ func (t *Table) JobRecords(ctx context.Context, at time.Time) ([]lifecycle.JobRe
 			":at": &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Unix(), 10)}},
 		ConsistentRead:         aws.Bool(true),
 		ReturnConsumedCapacity: t.returnConsumed(),
+	}, t.report, func(item map[string]types.AttributeValue) error {
+		if stringAttr(item, "sk") == oldJobsSK {
+			return fmt.Errorf("%w (item %s/%s): run grantwatch table migrate --table %s", ErrOldJobRegistry, jobsPK, oldJobsSK, t.name)
+		}
+		r, err := decodeJobItem(item)
+		out = append(out, r)
+		return err
 	})
-	var out []lifecycle.JobRecord
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: load job records: %w", err)
-		}
-		if page.ConsumedCapacity != nil {
-			t.report("Query", *page.ConsumedCapacity)
-		}
-		for _, item := range page.Items {
-			if stringAttr(item, "sk") == oldJobsSK {
-				return nil, fmt.Errorf("%w (item %s/%s): run grantwatch table migrate --table %s", ErrOldJobRegistry, jobsPK, oldJobsSK, t.name)
-			}
-			r, err := decodeJobItem(item)
-			if err != nil {
-				return nil, fmt.Errorf("store: load job records: %w", err)
-			}
-			out = append(out, r)
-		}
+	switch {
+	case errors.Is(err, ErrOldJobRegistry): // says what to run
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("store: load job records: %w", err)
 	}
 	return out, nil
 }

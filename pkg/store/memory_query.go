@@ -26,11 +26,9 @@ type indexed struct {
 
 // QueryGrants mirrors Reader.QueryGrants.
 func (m *Memory) QueryGrants(_ context.Context, q app.GrantQuery) (app.GrantPage, error) {
-	if q.Limit < 1 {
-		return app.GrantPage{}, fmt.Errorf("store: query grants: limit %d", q.Limit)
-	}
-	if (q.KeyARN == "") == (q.Kind == "") {
-		return app.GrantPage{}, fmt.Errorf("store: query grants: exactly one of key and kind is needed (key %q, kind %q)", q.KeyARN, q.Kind)
+	read, err := readOf(q)
+	if err != nil {
+		return app.GrantPage{}, err
 	}
 	start := ""
 	if q.After != "" {
@@ -38,12 +36,12 @@ func (m *Memory) QueryGrants(_ context.Context, q app.GrantQuery) (app.GrantPage
 		if err != nil {
 			return app.GrantPage{}, err
 		}
-		start = pos["sk"]
-		if q.Kind != "" {
-			start = pos["gsi2sk"]
+		start = pos["gsi2sk"]
+		if read == readKey {
+			start = pos["sk"]
 		}
 	}
-	items := m.indexed(q)
+	items := m.indexed(q, read)
 	var page app.GrantPage
 	for i, it := range items {
 		if it.sort <= start {
@@ -64,25 +62,33 @@ func (m *Memory) QueryGrants(_ context.Context, q app.GrantQuery) (app.GrantPage
 	return page, nil
 }
 
-// indexed returns what the table (key query) or GrantsByKind (kind query) holds for q, in sort-key order.
-func (m *Memory) indexed(q app.GrantQuery) []indexed {
+// indexed returns what the table (key query), GrantsByKind (kind query) or GrantsByAccount (account query) holds for
+// q, in sort-key order.
+func (m *Memory) indexed(q app.GrantQuery, read int) []indexed {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []indexed
 	add := func(g lifecycle.Grant) {
 		keys := map[string]string{"pk": keyPrefix + g.KeyARN, "sk": grantSK(g)}
-		if q.KeyARN != "" {
+		if read == readKey {
 			out = append(out, indexed{g: g, keys: keys, sort: keys["sk"]})
 			return
 		}
 		kk := kindIndexKeys(g)
-		if kk == nil || kk["gsi2pk"] != kindPrefix+string(q.Kind) {
+		switch {
+		case kk == nil, !q.CreatedAtMost.IsZero() && kk["gsi2sk"] >= bound(q.CreatedAtMost):
 			return
-		}
-		if !q.CreatedAtMost.IsZero() && kk["gsi2sk"] >= bound(q.CreatedAtMost) {
+		case read == readAccount:
+			if accountIndexKey(g.KeyARN, g) != q.Account {
+				return
+			}
+			keys["ac"] = q.Account
+		case kk["gsi2pk"] != kindPrefix+string(q.Kind):
 			return
+		default:
+			keys["gsi2pk"] = kk["gsi2pk"]
 		}
-		keys["gsi2pk"], keys["gsi2sk"] = kk["gsi2pk"], kk["gsi2sk"]
+		keys["gsi2sk"] = kk["gsi2sk"]
 		out = append(out, indexed{g: g, keys: keys, sort: kk["gsi2sk"]})
 	}
 	if q.KeyARN != "" {

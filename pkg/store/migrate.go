@@ -33,9 +33,11 @@ type MigrateReport struct {
 	Grants      int    `json:"grantsRewritten"`
 	Archived    int    `json:"grantsArchived"`
 	JobRecords  int    `json:"jobRecordsWritten"` // the Bedrock job registry's single item, split (MigrateJobs)
-	// Indexed counts grant items given the GrantsByIdPrefix key they lacked: written before that index existed.
-	Indexed int  `json:"grantsIndexed"`
-	DryRun  bool `json:"dryRun,omitempty"`
+	// Indexed counts grant items given the GrantsByIdPrefix key they lacked, ByAccount those given the
+	// GrantsByAccount keys: written before that index existed.
+	Indexed   int  `json:"grantsIndexed"`
+	ByAccount int  `json:"grantsIndexedByAccount"`
+	DryRun    bool `json:"dryRun,omitempty"`
 }
 
 // MigrateAPI is what Migrate uses: a checked table, and UpdateItem to add an index key to an item in place.
@@ -47,7 +49,7 @@ type MigrateAPI interface {
 var _ MigrateAPI = (*dynamodb.Client)(nil)
 
 // Migrate converts the table to FormatVersion at time now (which, with cfg, decides what is archived), then gives
-// every reported grant item its GrantsByIdPrefix key (indexPrefixes). A table already stamped with FormatVersion
+// every reported grant item its GrantsByIdPrefix and GrantsByAccount keys (indexGrants). A table already stamped with FormatVersion
 // only gets the second step; one of a newer format is a *FormatError.
 func Migrate(ctx context.Context, api MigrateAPI, table string, now time.Time, cfg lifecycle.Config, dryRun bool) (MigrateReport, error) {
 	rep := MigrateReport{Table: table, DryRun: dryRun}
@@ -60,7 +62,7 @@ func Migrate(ctx context.Context, api MigrateAPI, table string, now time.Time, c
 	case f > FormatVersion:
 		return rep, &FormatError{Table: table, Format: f}
 	case f == FormatVersion && !empty:
-		return indexPrefixes(ctx, api, table, rep) // stamped: every key was converted
+		return indexGrants(ctx, api, table, rep) // stamped: every key was converted
 	}
 	keys, current, err := keysToMigrate(ctx, api, table)
 	if err != nil {
@@ -97,50 +99,72 @@ func Migrate(ctx context.Context, api MigrateAPI, table string, now time.Time, c
 	if err := stampFormat(ctx, api, table); err != nil {
 		return rep, err
 	}
-	// Converted keys were written with the key; keys that were current already may predate the index.
-	return indexPrefixes(ctx, api, table, rep)
+	// Converted keys were written with the keys; keys that were current already may predate the indexes.
+	return indexGrants(ctx, api, table, rep)
 }
 
-// indexPrefixes adds gsi3pk to the format-2 grant items that lack it: one Scan of the keys and the attributes that
-// decide, then one UpdateItem per item. The update changes only the index key, on the condition that the item is
-// still there without one, so a writer racing it loses nothing (the writer's item carries the key itself).
-func indexPrefixes(ctx context.Context, api MigrateAPI, table string, rep MigrateReport) (MigrateReport, error) {
+// indexGrants adds the keys of the indexes added to format 2 after it began (GrantsByIdPrefix's gsi3pk,
+// GrantsByAccount's ac) to the grant items that lack them: one Scan of the item keys and the
+// attributes that decide, then one UpdateItem per item. The update changes only the index keys, on the condition
+// that the item is still there without them, so a writer racing it loses nothing (the writer's item carries the keys
+// itself).
+func indexGrants(ctx context.Context, api MigrateAPI, table string, rep MigrateReport) (MigrateReport, error) {
 	pages := dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table),
-		ProjectionExpression: aws.String("pk, sk, fv, grantId, gsi3pk, pd")})
+		ProjectionExpression: aws.String("pk, sk, fv, grantId, gsi3pk, ac, pd, kind")})
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
 			return rep, fmt.Errorf("store: list the grants of table %s: %w", table, err)
 		}
 		for _, item := range out.Items {
+			keyARN, _ := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix)
 			_, _, isGrant := grantIDOf(stringAttr(item, "sk"))
 			pending, _ := item["pd"].(*types.AttributeValueMemberBOOL)
-			id := stringAttr(item, "grantId")
-			if !isGrant || id == "" || formatOf(item) != FormatVersion || item["gsi3pk"] != nil || pending != nil && pending.Value {
+			g := lifecycle.Grant{ID: stringAttr(item, "grantId"), Kind: lifecycle.Kind(stringAttr(item, "kind")), Pending: pending != nil && pending.Value}
+			if !isGrant || g.ID == "" || formatOf(item) != FormatVersion {
 				continue
 			}
-			rep.Indexed++
+			var set, conds []string
+			values := map[string]types.AttributeValue{}
+			if p := idPrefixKey(g); p != "" && item["gsi3pk"] == nil {
+				set, conds, values[":p"] = append(set, "gsi3pk = :p"), append(conds, "attribute_not_exists(gsi3pk)"), str(p)
+			}
+			if a := accountIndexKey(keyARN, g); a != "" && item["ac"] == nil {
+				set, conds, values[":a"] = append(set, "ac = :a"), append(conds, "attribute_not_exists(ac)"), str(a)
+			}
+			if len(set) == 0 {
+				continue
+			}
+			prefix, account := values[":p"] != nil, values[":a"] != nil
 			if rep.DryRun {
+				rep.Indexed, rep.ByAccount = rep.Indexed+b2i(prefix), rep.ByAccount+b2i(account)
 				continue
 			}
-			_, err := api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			_, err = api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:                 aws.String(table),
 				Key:                       map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]},
-				UpdateExpression:          aws.String("SET gsi3pk = :p"),
-				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(gsi3pk)"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(idPrefixKey(lifecycle.Grant{ID: id}))},
+				UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+				ConditionExpression:       aws.String("attribute_exists(pk) AND " + strings.Join(conds, " AND ")),
+				ExpressionAttributeValues: values,
 			})
 			var ccf *types.ConditionalCheckFailedException
 			if errors.As(err, &ccf) {
-				rep.Indexed-- // rewritten or moved meanwhile: its writer indexed it
-				continue
+				continue // rewritten or moved meanwhile: its writer indexed it
 			}
 			if err != nil {
-				return rep, fmt.Errorf("store: index grant %s of table %s: %w (run the migration again)", id, table, err)
+				return rep, fmt.Errorf("store: index grant %s of table %s: %w (run the migration again)", g.ID, table, err)
 			}
+			rep.Indexed, rep.ByAccount = rep.Indexed+b2i(prefix), rep.ByAccount+b2i(account)
 		}
 	}
 	return rep, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // keysToMigrate lists, sorted, the keys with an item of format 1 or without a meta record, and counts the others.

@@ -107,7 +107,7 @@ func answers(t *testing.T, client *dynamodb.Client) string {
 	}
 	var lines []string
 	for _, g := range gs {
-		h, err := q.History(context.Background(), g.ID, g.KeyARN)
+		h, err := q.History(context.Background(), g.ID, g.KeyARN, app.Place{})
 		if err != nil {
 			t.Fatalf("History(%s) error = %v", g.ID, err)
 		}
@@ -223,8 +223,9 @@ func TestMigrateFormat1(t *testing.T) {
 	}
 }
 
-// TestMigrateIndexesPrefixes: grant items written before GrantsByIdPrefix existed (no gsi3pk) are not found by
-// prefix; `table migrate` adds the key to exactly those (reported grants only), and a second run has nothing to do.
+// TestMigrateIndexesPrefixes: grant items written before GrantsByIdPrefix and GrantsByAccount existed (no gsi3pk,
+// no ac) are found neither by prefix nor by account; `table migrate` adds the keys to exactly those
+// (reported grants only), and a second run has nothing to do.
 func TestMigrateIndexesPrefixes(t *testing.T) {
 	ctx := context.Background()
 	tbl, client := newTable(t)
@@ -237,30 +238,51 @@ func TestMigrateIndexesPrefixes(t *testing.T) {
 	}
 	for _, sk := range []string{"GRANT#abcdef0011aa", "ARCHIVE#abcdef0022bb", "GRANT#abcdef0033cc"} {
 		if _, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tableName),
-			Key: map[string]types.AttributeValue{"pk": str("KEY#" + keyA), "sk": str(sk)}, UpdateExpression: aws.String("REMOVE gsi3pk")}); err != nil {
+			Key: map[string]types.AttributeValue{"pk": str("KEY#" + keyA), "sk": str(sk)}, UpdateExpression: aws.String("REMOVE gsi3pk, ac")}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	rd := store.NewReader(client, tableName)
+	byAccount := func() []string {
+		t.Helper()
+		_, _, account := lifecycle.KeyPlace(keyA)
+		page, err := rd.QueryGrants(ctx, app.GrantQuery{Account: account, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, g := range page.Grants {
+			ids = append(ids, g.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
 	if ids, err := rd.GrantIDs(ctx, "abcdef00", 10); err != nil || len(ids) != 0 {
 		t.Fatalf("GrantIDs before the migration = %q, %v; want none (the items predate the index)", ids, err)
 	}
+	if ids := byAccount(); len(ids) != 0 {
+		t.Fatalf("grants by account before the migration = %q; want none (the items predate the index)", ids)
+	}
 	now := time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC)
 	dry, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), true)
-	if err != nil || dry.Indexed != 2 {
-		t.Fatalf("Migrate(dry run) = %+v, %v; want 2 grants to index", dry, err)
+	if err != nil || dry.Indexed != 2 || dry.ByAccount != 2 {
+		t.Fatalf("Migrate(dry run) = %+v, %v; want 2 grants to index by prefix and by account", dry, err)
 	}
-	if ids, _ := rd.GrantIDs(ctx, "abcdef00", 10); len(ids) != 0 {
+	if ids, _ := rd.GrantIDs(ctx, "abcdef00", 10); len(ids) != 0 || len(byAccount()) != 0 {
 		t.Fatalf("a dry run indexed %q", ids)
 	}
 	rep, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), false)
-	if err != nil || rep.Indexed != 2 || rep.Keys != 0 {
-		t.Fatalf("Migrate() = %+v, %v; want 2 grants indexed and no key converted", rep, err)
+	if err != nil || rep.Indexed != 2 || rep.ByAccount != 2 || rep.Keys != 0 {
+		t.Fatalf("Migrate() = %+v, %v; want 2 grants indexed by prefix and by account and no key converted", rep, err)
 	}
-	if ids, err := rd.GrantIDs(ctx, "abcdef00", 10); err != nil || !slices.Equal(ids, []string{"abcdef0011aa", "abcdef0022bb"}) {
+	want := []string{"abcdef0011aa", "abcdef0022bb"}
+	if ids, err := rd.GrantIDs(ctx, "abcdef00", 10); err != nil || !slices.Equal(ids, want) {
 		t.Errorf("GrantIDs after the migration = %q, %v; want the two reported grants", ids, err)
 	}
-	if again, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), false); err != nil || again.Indexed != 0 {
+	if ids := byAccount(); !slices.Equal(ids, want) {
+		t.Errorf("grants by account after the migration = %q; want the two reported grants", ids)
+	}
+	if again, err := store.Migrate(ctx, client, tableName, now, lifecycle.DefaultConfig(), false); err != nil || again.Indexed != 0 || again.ByAccount != 0 {
 		t.Errorf("second Migrate() = %+v, %v; want nothing to index", again, err)
 	}
 }

@@ -27,6 +27,11 @@ const (
 	// PrefixIndex finds grants by the start of their id: gsi3pk = grantId[:app.GrantIDPrefixLen], sort key grantId,
 	// KEYS_ONLY. Pending tombstones are left out, so a hidden grant never makes a prefix ambiguous.
 	PrefixIndex = "GrantsByIdPrefix"
+	// AccountIndex holds a whole organization's grants by the account of their key: ac = <account>, sorted by
+	// GrantsByKind's gsi2sk, so that account and "created at or before" are key conditions. It has the grants
+	// GrantsByKind has and projects the same attributes. The partition key's name is short because every reported
+	// grant carries it, and a typical grant item stays under 1 KB, one write unit.
+	AccountIndex = "GrantsByAccount"
 )
 
 // KindIndexAttributes are the non-key attributes GrantsByKind projects: what a GrantSummary needs. keyArn is
@@ -74,6 +79,16 @@ func kindIndexKeys(g lifecycle.Grant) map[string]string {
 	}
 }
 
+// accountIndexKey returns the AccountIndex partition of g on the key keyARN, or "" when g is not in that index: the
+// grants of GrantsByKind whose key names an account. Its sort key is GrantsByKind's.
+func accountIndexKey(keyARN string, g lifecycle.Grant) string {
+	_, _, account := lifecycle.KeyPlace(keyARN)
+	if kindIndexKeys(g) == nil {
+		return ""
+	}
+	return account
+}
+
 // idPrefixKey is the PrefixIndex partition of g, or "" when g is not in that index.
 func idPrefixKey(g lifecycle.Grant) string {
 	if !g.Reported() {
@@ -93,7 +108,8 @@ func sortTime(t time.Time) string { return t.UTC().Format(sortTimeLayout) }
 // and '$' sorts right after '#'.
 func bound(t time.Time) string { return sortTime(t) + "$" }
 
-// QueryGrants reads one page of q: the key's partition of the table, or the kind's partition of GrantsByKind.
+// QueryGrants reads one page of q: the key's partition of the table, the kind's partition of GrantsByKind, or the
+// account's of GrantsByAccount.
 func (r *Reader) QueryGrants(ctx context.Context, q app.GrantQuery) (app.GrantPage, error) {
 	in, err := r.grantQueryInput(q)
 	if err != nil {
@@ -108,7 +124,7 @@ func (r *Reader) QueryGrants(ctx context.Context, q app.GrantQuery) (app.GrantPa
 		}
 		for _, item := range out.Items {
 			decode := decodeGrant
-			if q.Kind != "" {
+			if q.KeyARN == "" {
 				decode = decodeIndexed
 			}
 			g, err := decode(item)
@@ -135,27 +151,60 @@ func (r *Reader) QueryGrants(ctx context.Context, q app.GrantQuery) (app.GrantPa
 	return page, nil
 }
 
+// The three places a GrantQuery reads: a key's partition of the table, a kind's of GrantsByKind, an account's of
+// GrantsByAccount.
+const (
+	readKey = iota
+	readKind
+	readAccount
+)
+
+// readOf says where q reads, or why it cannot be read: Reader and Memory refuse the same queries.
+func readOf(q app.GrantQuery) (int, error) {
+	n := 0
+	for _, set := range []bool{q.KeyARN != "", q.Kind != "", q.Account != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case q.Limit < 1:
+		return 0, fmt.Errorf("store: query grants: limit %d", q.Limit)
+	case n != 1:
+		return 0, fmt.Errorf("store: query grants: exactly one of key, kind and account is needed (key %q, kind %q, account %q)", q.KeyARN, q.Kind, q.Account)
+	case q.KeyARN != "":
+		return readKey, nil
+	case q.Kind != "":
+		return readKind, nil
+	}
+	return readAccount, nil
+}
+
 func (r *Reader) grantQueryInput(q app.GrantQuery) (*dynamodb.QueryInput, error) {
-	if q.Limit < 1 {
-		return nil, fmt.Errorf("store: query grants: limit %d", q.Limit)
+	read, err := readOf(q)
+	if err != nil {
+		return nil, err
 	}
 	in := &dynamodb.QueryInput{TableName: aws.String(r.name)}
-	switch {
-	case q.KeyARN != "" && q.Kind == "":
+	switch read {
+	case readKey:
 		// The archive and the working set: ARCHIVE#... and GRANT#..., and nothing else, sort in [ARCHIVE#, GRANT$).
 		in.KeyConditionExpression = aws.String("pk = :pk AND sk BETWEEN :a AND :g")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(keyPrefix + q.KeyARN),
 			":a": str(archivePrefix), ":g": str(strings.TrimSuffix(grantPrefix, "#") + "$")}
-	case q.Kind != "" && q.KeyARN == "":
+	case readKind, readAccount:
+		part, cond := ":k", "gsi2pk = :k"
 		in.IndexName = aws.String(KindIndex)
-		in.KeyConditionExpression = aws.String("gsi2pk = :k")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":k": str(kindPrefix + string(q.Kind))}
+		if read == readAccount {
+			in.IndexName, cond = aws.String(AccountIndex), "ac = :k"
+			in.ExpressionAttributeValues[part] = str(q.Account)
+		}
+		in.KeyConditionExpression = aws.String(cond)
 		if !q.CreatedAtMost.IsZero() {
-			in.KeyConditionExpression = aws.String("gsi2pk = :k AND gsi2sk < :b")
+			in.KeyConditionExpression = aws.String(cond + " AND gsi2sk < :b")
 			in.ExpressionAttributeValues[":b"] = str(bound(q.CreatedAtMost))
 		}
-	default:
-		return nil, fmt.Errorf("store: query grants: exactly one of key and kind is needed (key %q, kind %q)", q.KeyARN, q.Kind)
 	}
 	if q.After != "" {
 		start, err := checkPosition(q, q.After)
@@ -212,7 +261,11 @@ func checkPosition(q app.GrantQuery, pos string) (map[string]string, error) {
 		}
 		return m, nil
 	}
-	if len(m) != 4 || m["gsi2pk"] != kindPrefix+string(q.Kind) {
+	_, _, account := lifecycle.KeyPlace(strings.TrimPrefix(m["pk"], keyPrefix))
+	switch {
+	case q.Account != "" && (len(m) != 4 || m["ac"] != q.Account || account != q.Account):
+		return bad("position belongs to another account")
+	case q.Account == "" && (len(m) != 4 || m["gsi2pk"] != kindPrefix+string(q.Kind)):
 		return bad("position belongs to another kind")
 	}
 	rest, ok := strings.CutSuffix(m["gsi2sk"], "#"+shortID(grantID))
@@ -234,25 +287,21 @@ func checkPosition(q app.GrantQuery, pos string) (map[string]string, error) {
 
 // GrantKeys queries GrantsById.
 func (r *Reader) GrantKeys(ctx context.Context, grantID string) ([]string, error) {
-	pages := dynamodb.NewQueryPaginator(r.api, &dynamodb.QueryInput{
+	var keys []string
+	if err := eachItem(ctx, r.api, &dynamodb.QueryInput{
 		TableName:                 aws.String(r.name),
 		IndexName:                 aws.String(IDIndex),
 		KeyConditionExpression:    aws.String("grantId = :id"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(grantID)},
-	})
-	var keys []string
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: find grant %s: %w", grantID, err)
+	}, nil, func(item map[string]types.AttributeValue) error {
+		// Only grant items: another item type that happens to carry a grantId attribute is not the grant.
+		id, _, isGrant := grantIDOf(stringAttr(item, "sk"))
+		if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && isGrant && id == grantID {
+			keys = append(keys, arn)
 		}
-		for _, item := range out.Items {
-			// Only grant items: another item type that happens to carry a grantId attribute is not the grant.
-			id, _, isGrant := grantIDOf(stringAttr(item, "sk"))
-			if arn, ok := strings.CutPrefix(stringAttr(item, "pk"), keyPrefix); ok && isGrant && id == grantID {
-				keys = append(keys, arn)
-			}
-		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: find grant %s: %w", grantID, err)
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
@@ -264,26 +313,25 @@ func (r *Reader) GrantIDs(ctx context.Context, prefix string, limit int) ([]stri
 	if len(prefix) < app.GrantIDPrefixLen || limit < 1 {
 		return nil, fmt.Errorf("store: find grants by prefix %q: want at least %d characters and a limit, got limit %d", prefix, app.GrantIDPrefixLen, limit)
 	}
-	pages := dynamodb.NewQueryPaginator(r.api, &dynamodb.QueryInput{
+	var ids []string
+	if err := eachItem(ctx, r.api, &dynamodb.QueryInput{
 		TableName:              aws.String(r.name),
 		IndexName:              aws.String(PrefixIndex),
 		KeyConditionExpression: aws.String("gsi3pk = :p AND begins_with(grantId, :id)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(prefix[:app.GrantIDPrefixLen]),
 			":id": str(prefix)},
-	})
-	var ids []string
-	for pages.HasMorePages() && len(ids) < limit {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: find grants by prefix %s: %w", prefix, err)
+	}, nil, func(item map[string]types.AttributeValue) error {
+		id := stringAttr(item, "grantId")
+		// Sorted by grantId: the same id on several keys comes in a row.
+		if n := len(ids); id != "" && (n == 0 || ids[n-1] != id) {
+			ids = append(ids, id)
 		}
-		for _, item := range out.Items {
-			id := stringAttr(item, "grantId")
-			// Sorted by grantId: the same id on several keys comes in a row.
-			if n := len(ids); id != "" && (n == 0 || ids[n-1] != id) && len(ids) < limit {
-				ids = append(ids, id)
-			}
+		if len(ids) == limit {
+			return errEnough
 		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: find grants by prefix %s: %w", prefix, err)
 	}
 	return ids, nil
 }

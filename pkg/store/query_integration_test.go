@@ -50,6 +50,14 @@ func TestReaderMatchesMemory(t *testing.T) {
 	mem := store.NewMemory()
 	replayDemo(t, tbl)
 	replayDemo(t, mem)
+	// A second account with keys in two Regions, beside the demo's one account and Region.
+	for _, k := range orgKeys() {
+		for _, st := range []app.Store{tbl, mem} {
+			if err := saveAll(t.Context(), st, k, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	rd := store.NewReader(client, tableName)
 
 	key := fixture.DemoKey
@@ -67,6 +75,14 @@ func TestReaderMatchesMemory(t *testing.T) {
 	for _, k := range app.Kinds {
 		queries = append(queries, app.GrantQuery{Kind: k})
 	}
+	queries = append(queries,
+		app.GrantQuery{Account: "111122223333"},
+		app.GrantQuery{Account: "111122223333", Match: active},
+		app.GrantQuery{Account: "111122223333", CreatedAtMost: time.Date(2024, 5, 30, 12, 0, 0, 0, time.UTC)},
+		app.GrantQuery{Account: orgAccount},
+		app.GrantQuery{Account: orgAccount, CreatedAtMost: t0},
+		app.GrantQuery{Account: "999999999999"},
+	)
 	for _, q := range queries {
 		want := walk(t, mem, q, 100)
 		for _, limit := range []int{1, 3, 100} {
@@ -78,8 +94,26 @@ func TestReaderMatchesMemory(t *testing.T) {
 	if n := len(walk(t, rd, app.GrantQuery{Kind: lifecycle.DataAutomation, CreatedAtMost: time.Date(2024, 5, 30, 12, 0, 0, 0, time.UTC)}, 100)); n != 2 {
 		t.Errorf("data-automation created at or before 05-30T12:00 = %d grants; want 2 (one created exactly then)", n)
 	}
+	// The second account's three grants were all created at t0: in table key order.
+	if got, want := walk(t, rd, app.GrantQuery{Account: orgAccount}, 100), []string{"0a0000000001", "0a0000000002", "0e0000000001"}; !slices.Equal(got, want) {
+		t.Errorf("Reader account %s = %v; want %v", orgAccount, got, want)
+	}
+	if n := len(walk(t, rd, app.GrantQuery{Account: "111122223333"}, 100)); n != 22 {
+		t.Errorf("Reader account 111122223333 = %d grants; want the demo's 22", n)
+	}
 
 	ctx := t.Context()
+	// The keys reconcile visits: every account's from GrantsByKind, some accounts' from GrantsByAccount.
+	for _, accounts := range [][]string{nil, {orgAccount}, {"111122223333"}, {orgAccount, "111122223333"}, {"999999999999"}} {
+		got, err := tbl.ReconcileKeys(ctx, accounts)
+		want, _ := mem.ReconcileKeys(ctx, accounts)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ReconcileKeys(%v) = %v, %v; want %v (memory)", accounts, got, err, want)
+		}
+		if slices.Equal(accounts, []string{orgAccount}) && len(got) != 2 {
+			t.Errorf("ReconcileKeys(%v) = %v; want the account's two keys", accounts, got)
+		}
+	}
 	// The last id is a tombstone: recorded, never reported.
 	for _, id := range []string{"0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f", "04023bd104d5b93c78d6aa9a0738a7937f100d091ba3b54356aa1bba3b5f9980",
 		"nope", "060160be4f0b85f04b86b939922d5bd7cdb1a1ff7f17b1c12e78781d43c3c5a7"} {
@@ -117,8 +151,19 @@ func TestReaderMatchesMemory(t *testing.T) {
 	if err != nil || first.Next == "" {
 		t.Fatalf("first secondary page: %v, next %q", err, first.Next)
 	}
+	acct, err := rd.QueryGrants(ctx, app.GrantQuery{Account: "111122223333", Limit: 1})
+	if err != nil || acct.Next == "" {
+		t.Fatalf("first page of the account's grants: %v, next %q", err, acct.Next)
+	}
 	for _, q := range []app.GrantQuery{
 		{Kind: lifecycle.Primary, After: first.Next, Limit: 1},
+		{Account: "111122223333", After: first.Next, Limit: 1},
+		{Kind: lifecycle.Secondary, After: acct.Next, Limit: 1},
+		{Account: orgAccount, After: acct.Next, Limit: 1},
+		{Account: "111122223333", CreatedAtMost: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), After: acct.Next, Limit: 1},
+		{Account: orgAccount, After: `{"pk":"KEY#` + key("010000000001") + `","sk":"GRANT#0a0000000002","ac":"` + orgAccount +
+			`","gsi2sk":"2025-03-01T00:00:00.000000000Z#0a000000"}`, Limit: 1}, // a key of another account
+		{Account: "111122223333", After: `{"pk":"KEY#x"}`, Limit: 1},
 		{KeyARN: key("010000000001"), After: first.Next, Limit: 1},
 		{Kind: lifecycle.Secondary, After: first.Next, Limit: 1, CreatedAtMost: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)},
 		{Kind: lifecycle.Secondary, After: `{"pk":"KEY#x","sk":"GRANT#y","gsi2pk":"KIND#secondary","gsi2sk":"2024#x#y"}`, Limit: 1},
@@ -129,6 +174,19 @@ func TestReaderMatchesMemory(t *testing.T) {
 			}
 		}
 	}
+}
+
+// orgAccount is a second account, with keys in two Regions (orgKeys).
+const orgAccount = "444455556666"
+
+// orgKeys: a primary and a secondary on a key in us-east-1, and a primary in eu-west-1.
+func orgKeys() []lifecycle.Key {
+	east, west := "arn:aws:kms:us-east-1:"+orgAccount+":key/0a0a0a0a-0000-0000-0000-000000000001",
+		"arn:aws:kms:eu-west-1:"+orgAccount+":key/0e0e0e0e-0000-0000-0000-000000000001"
+	k1, k2 := lifecycle.NewKey(east), lifecycle.NewKey(west)
+	k1.Grants["0a0000000001"], k1.Grants["0a0000000002"] = activeGrant(east, "0a0000000001"), endedGrant(east, "0a0000000002")
+	k2.Grants["0e0000000001"] = activeGrant(west, "0e0000000001")
+	return []lifecycle.Key{k1, k2}
 }
 
 // TestReaderIssuesNoScan counts the DynamoDB operations of every read method through a proxy.
@@ -147,10 +205,10 @@ func TestReaderIssuesNoScan(t *testing.T) {
 	if _, err := q.AllGrants(ctx, app.Filter{ActiveAt: fixture.DemoAt.Add(-30 * time.Hour)}, 1000); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.History(ctx, "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f", ""); err != nil {
+	if _, err := q.History(ctx, "0101ea759c9b3586fd76bdb2e06bef27b95ea9012b9a5d572deb4bd38ce6ed7f", "", app.Place{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Keys(ctx); err != nil {
+	if _, err := q.Keys(ctx, app.Place{}); err != nil {
 		t.Fatal(err)
 	}
 	got := calls.Counts()

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// TableSchema returns the table Table expects: on-demand, pk/sk strings, the sparse KEYS_ONLY index
-// ActiveGrants on gsi1pk/gsi1sk, and the read-side indexes GrantsByKind, GrantsById and GrantsByIdPrefix (query.go). template.yaml
-// must declare the same (deploy/template_test.go checks it). Formats 1 and 2 share it.
+// TableSchema returns the table Table expects: on-demand, pk/sk strings, the sparse KEYS_ONLY index ActiveGrants on
+// gsi1pk/gsi1sk, and the read-side indexes GrantsByKind, GrantsById, GrantsByIdPrefix and GrantsByAccount
+// (query.go). template.yaml must declare the same (deploy/template_test.go checks it). Formats 1 and 2 share it.
 func TableSchema(name string) *dynamodb.CreateTableInput {
 	attr := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
@@ -26,7 +26,8 @@ func TableSchema(name string) *dynamodb.CreateTableInput {
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk"),
-			attr("gsi2pk"), attr("gsi2sk"), attr("grantId"), attr("gsi3pk")},
+			attr("gsi2pk"), attr("gsi2sk"), attr("grantId"), attr("gsi3pk"),
+			attr("ac")},
 		KeySchema: []types.KeySchemaElement{key("pk", types.KeyTypeHash), key("sk", types.KeyTypeRange)},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 			IndexName:  aws.String(ActiveIndex),
@@ -44,6 +45,10 @@ func TableSchema(name string) *dynamodb.CreateTableInput {
 			IndexName:  aws.String(PrefixIndex),
 			KeySchema:  []types.KeySchemaElement{key("gsi3pk", types.KeyTypeHash), key("grantId", types.KeyTypeRange)},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}, {
+			IndexName:  aws.String(AccountIndex),
+			KeySchema:  []types.KeySchemaElement{key("ac", types.KeyTypeHash), key("gsi2sk", types.KeyTypeRange)},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: KindIndexAttributes},
 		}},
 	}
 }

@@ -246,22 +246,7 @@ func (t *Table) loadRange(ctx context.Context, k *lifecycle.Key, from, to string
 		in.KeyConditionExpression = aws.String("pk = :pk AND sk BETWEEN :from AND :to")
 		in.ExpressionAttributeValues[":from"], in.ExpressionAttributeValues[":to"] = str(from), str(to)
 	}
-	pages := dynamodb.NewQueryPaginator(t.api, in)
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		if out.ConsumedCapacity != nil {
-			t.report("Query", *out.ConsumedCapacity)
-		}
-		for _, item := range out.Items {
-			if err := addItem(k, item); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return eachItem(ctx, t.api, in, t.report, func(item map[string]types.AttributeValue) error { return addItem(k, item) })
 }
 
 // addItem puts one item of a key's partition into k. A grant stored in both places (which no write makes) is taken
@@ -467,30 +452,23 @@ func (t *Table) ActiveKeys(ctx context.Context) ([]string, error) {
 	if err := t.checkFormat(ctx); err != nil {
 		return nil, err
 	}
-	pages := dynamodb.NewQueryPaginator(t.api, &dynamodb.QueryInput{
+	var keys []string
+	if err := eachItem(ctx, t.api, &dynamodb.QueryInput{
 		TableName:                 aws.String(t.name),
 		IndexName:                 aws.String(ActiveIndex),
 		KeyConditionExpression:    aws.String("gsi1pk = :a"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":a": str(activeValue)},
 		ReturnConsumedCapacity:    t.returnConsumed(),
-	})
-	var keys []string
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store: active keys: %w", err)
+	}, t.report, func(item map[string]types.AttributeValue) error {
+		pk := stringAttr(item, "pk")
+		arn, ok := strings.CutPrefix(pk, keyPrefix)
+		if !ok {
+			return fmt.Errorf("index %s holds an item with pk %q", ActiveIndex, pk)
 		}
-		if out.ConsumedCapacity != nil {
-			t.report("Query", *out.ConsumedCapacity)
-		}
-		for _, item := range out.Items {
-			pk := stringAttr(item, "pk")
-			arn, ok := strings.CutPrefix(pk, keyPrefix)
-			if !ok {
-				return nil, fmt.Errorf("store: active keys: index %s holds an item with pk %q", ActiveIndex, pk)
-			}
-			keys = append(keys, arn)
-		}
+		keys = append(keys, arn)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: active keys: %w", err)
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys), nil

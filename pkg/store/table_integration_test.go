@@ -83,13 +83,15 @@ func TestCreateTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DescribeTable() error = %v", err)
 	}
-	// The read side has the indexes GrantsByKind (INCLUDE) and GrantsById (KEYS_ONLY).
+	// The read side has the indexes GrantsByKind and GrantsByAccount (INCLUDE), GrantsById and GrantsByIdPrefix
+	// (KEYS_ONLY).
 	got := map[string]types.ProjectionType{}
 	for _, g := range desc.Table.GlobalSecondaryIndexes {
 		got[aws.ToString(g.IndexName)] = g.Projection.ProjectionType
 	}
 	want := map[string]types.ProjectionType{store.ActiveIndex: types.ProjectionTypeKeysOnly,
-		store.KindIndex: types.ProjectionTypeInclude, store.IDIndex: types.ProjectionTypeKeysOnly, store.PrefixIndex: types.ProjectionTypeKeysOnly}
+		store.KindIndex: types.ProjectionTypeInclude, store.IDIndex: types.ProjectionTypeKeysOnly, store.PrefixIndex: types.ProjectionTypeKeysOnly,
+		store.AccountIndex: types.ProjectionTypeInclude}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("table indexes = %v; want %v", got, want)
 	}

@@ -46,7 +46,7 @@ func Load(ctx context.Context, log *slog.Logger) (Deps, error) {
 	}
 	var notifier app.Notifier = alert.Log{Logger: log}
 	if cfg.AlertTopicARN != "" {
-		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN)
+		notifier = alert.NewSNS(sns.NewFromConfig(awsCfg), cfg.AlertTopicARN).WithAccountNames(cfg.AccountNames)
 	}
 	st := store.Checked(dynamodb.NewFromConfig(awsCfg), cfg.TableName)
 	svc := app.New(st, nil, cfg.Rules, log, time.Now).WithNotifier(notifier, cfg.RemindInterval).WithJobs(st)
