@@ -323,22 +323,21 @@ func (t *Table) SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Result
 		}
 		groups = append(groups, ws)
 	}
-	if r.UsageChanged {
-		w, err := t.newPut("usage of key "+k.ARN, toUsageItem(k.ARN, k.Usage), k.Usage.Version)
-		if err != nil {
-			return err
+	// The key's own records, each written when the change touched it.
+	for _, rec := range []struct {
+		changed bool
+		name    string
+		item    func() any
+		version int64
+	}{
+		{r.UsageChanged, "usage", func() any { return toUsageItem(k.ARN, k.Usage) }, k.Usage.Version},
+		{r.MetaChanged, "meta", func() any { return toMetaItem(k.ARN, k.Meta) }, k.Meta.Version},
+		{r.PrimariesChanged, "archived primaries", func() any { return toPrimariesItem(k.ARN, k.ArchivedPrimaries) }, k.ArchivedPrimaries.Version},
+	} {
+		if !rec.changed {
+			continue
 		}
-		groups = append(groups, []write{w})
-	}
-	if r.MetaChanged {
-		w, err := t.newPut("meta of key "+k.ARN, toMetaItem(k.ARN, k.Meta), k.Meta.Version)
-		if err != nil {
-			return err
-		}
-		groups = append(groups, []write{w})
-	}
-	if r.PrimariesChanged {
-		w, err := t.newPut("archived primaries of key "+k.ARN, toPrimariesItem(k.ARN, k.ArchivedPrimaries), k.ArchivedPrimaries.Version)
+		w, err := t.newPut(rec.name+" of key "+k.ARN, rec.item(), rec.version)
 		if err != nil {
 			return err
 		}
