@@ -27,13 +27,11 @@ type notices struct {
 	die  bool
 }
 
-type died struct{}
-
 func (n *notices) Notify(_ context.Context, x lifecycle.Notice) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.die {
-		panic(died{})
+		panic(fixture.Crash{})
 	}
 	if n.fail > 0 {
 		n.fail--
@@ -97,19 +95,13 @@ func longLived(t *testing.T, svc *app.Service, key, id string) {
 
 func sweepOrDie(t *testing.T, svc *app.Service, at time.Time) (rep app.SweepReport, diedThere bool) {
 	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(died); !ok {
-				panic(r)
-			}
-			diedThere = true
+	diedThere = fixture.Crashed(func() {
+		var err error
+		if rep, err = svc.Sweep(context.Background(), at); err != nil {
+			t.Fatalf("Sweep(%s) error = %v", at, err)
 		}
-	}()
-	rep, err := svc.Sweep(context.Background(), at)
-	if err != nil {
-		t.Fatalf("Sweep(%s) error = %v", at, err)
-	}
-	return rep, false
+	})
+	return rep, diedThere
 }
 
 // TestNoticeSurvivesACrash: the process dies after the claiming write and before the publish. Sweeps within the
