@@ -41,13 +41,7 @@ func (n *notices) Notify(_ context.Context, x lifecycle.Notice) error {
 	return nil
 }
 
-func (n *notices) take() []lifecycle.Notice {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := n.sent
-	n.sent = nil
-	return out
-}
+func (n *notices) take() []lifecycle.Notice { return fixture.Take(&n.mu, &n.sent) }
 
 func ids(ns []lifecycle.Notice) []string {
 	var out []string
@@ -72,13 +66,7 @@ func (c *counting) SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Res
 	return c.Store.SaveKey(ctx, k, r)
 }
 
-func (c *counting) takeSaves() []lifecycle.Result {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.saves
-	c.saves = nil
-	return out
-}
+func (c *counting) takeSaves() []lifecycle.Result { return fixture.Take(&c.mu, &c.saves) }
 
 const keyB = "arn:aws:kms:us-east-1:111122223333:key/k2"
 
