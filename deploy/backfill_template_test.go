@@ -78,6 +78,26 @@ func TestWildcardAllowList(t *testing.T) {
 	}
 }
 
+// grantTableActions are what reading and saving keys needs on the grant table: LoadKey's GetItem, BatchGetItem or
+// Query; SaveKey's PutItem or TransactWriteItems of Puts and Deletes (authorised per item as PutItem and
+// DeleteItem) with condition checks.
+var grantTableActions = []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+
+// writerActions are the statements, by Sid, of a scheduled or on-demand function that saves keys and publishes
+// alerts (the grant table, the table's format check, the alert topic and its key), with those of extra added.
+func writerActions(extra map[string][]string) map[string][]string {
+	acts := map[string][]string{
+		"GrantTable":    grantTableActions,
+		"TableFormat":   {"dynamodb:Scan"},
+		"AlertTopic":    {"sns:Publish"},
+		"AlertTopicKey": {"kms:Decrypt", "kms:GenerateDataKey"},
+	}
+	for sid, a := range extra {
+		acts[sid] = a
+	}
+	return acts
+}
+
 // statements returns a function's statements by Sid, with sorted actions.
 func statements(t *testing.T, p map[string]any) (map[string][]string, map[string]map[string]any) {
 	t.Helper()
@@ -95,23 +115,18 @@ func statements(t *testing.T, p map[string]any) (map[string][]string, map[string
 
 // TestBackfillFunction: on demand, 15 minutes, no retries, exactly its permissions.
 func TestBackfillFunction(t *testing.T) {
-	tpl := loadTemplate(t)
-	p := props(t, at(t, tpl, "Resources", "BackfillFunction").(map[string]any))
+	p := resourceProps(t, loadTemplate(t), "BackfillFunction")
 	wantEqual(t, "backfill Timeout", p["Timeout"], 900)
 	if _, ok := p["Events"]; ok {
 		t.Error("BackfillFunction has Events; it is invoked on demand")
 	}
 	wantEqual(t, "backfill EventInvokeConfig", p["EventInvokeConfig"], map[string]any{"MaximumRetryAttempts": 0})
 	acts, sts := statements(t, p)
-	wantEqual(t, "backfill permissions", acts, map[string][]string{
-		"GrantTable":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
-		"TableFormat":      {"dynamodb:Scan"},
+	wantEqual(t, "backfill permissions", acts, writerActions(map[string][]string{
 		"CloudTrailLookup": {"cloudtrail:LookupEvents"},
-		"AlertTopic":       {"sns:Publish"},
-		"AlertTopicKey":    {"kms:Decrypt", "kms:GenerateDataKey"},
 		// With OrganizationId only: org_template_test.go checks its condition and resource.
 		"AssumeMemberReader": {"sts:AssumeRole"},
-	})
+	}))
 	wantEqual(t, "backfill GrantTable Resource", sts["GrantTable"]["Resource"], getAtt("Table", "Arn"))
 	wantEqual(t, "backfill CloudTrailLookup Resource", sts["CloudTrailLookup"]["Resource"], "*")
 }
@@ -120,18 +135,14 @@ func TestBackfillFunction(t *testing.T) {
 func TestReconcileFunction(t *testing.T) {
 	tpl := loadTemplate(t)
 	wantEqual(t, "ReconcileSchedule default", at(t, tpl, "Parameters", "ReconcileSchedule", "Default"), "rate(1 day)")
-	p := props(t, at(t, tpl, "Resources", "ReconcileFunction").(map[string]any))
+	p := resourceProps(t, tpl, "ReconcileFunction")
 	wantEqual(t, "reconcile Schedule", at(t, p, "Events", "Schedule", "Properties", "Schedule"), ref("ReconcileSchedule"))
 	acts, sts := statements(t, p)
-	wantEqual(t, "reconcile permissions", acts, map[string][]string{
-		"GrantTable":         {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
-		"TableFormat":        {"dynamodb:Scan"},
+	wantEqual(t, "reconcile permissions", acts, writerActions(map[string][]string{
 		"KeyIndexes":         {"dynamodb:Query"},
 		"KmsListGrants":      {"kms:ListGrants"},
-		"AlertTopic":         {"sns:Publish"},
-		"AlertTopicKey":      {"kms:Decrypt", "kms:GenerateDataKey"},
 		"AssumeMemberReader": {"sts:AssumeRole"},
-	})
+	}))
 	wantEqual(t, "reconcile ListGrants Resource", sts["KmsListGrants"]["Resource"],
 		map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"})
 	wantEqual(t, "reconcile index Resource", sts["KeyIndexes"]["Resource"], []any{map[string]any{"Fn::Sub": "${Table.Arn}/index/" + store.KindIndex},

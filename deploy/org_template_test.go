@@ -127,7 +127,7 @@ func TestOrganizationResourcesAreConditional(t *testing.T) {
 // TestCentralEventBusPolicy: PutEvents from the organization only, and only of the sources the rules read.
 func TestCentralEventBusPolicy(t *testing.T) {
 	tpl := loadTemplate(t)
-	bus := props(t, at(t, tpl, "Resources", "CentralEventBus").(map[string]any))
+	bus := resourceProps(t, tpl, "CentralEventBus")
 	if name := fmt.Sprint(bus["Name"]); !strings.Contains(name, "${AWS::StackName}") {
 		t.Errorf("CentralEventBus Name = %s; want one made from the stack name (bus names are per account and Region)", name)
 	}

@@ -17,8 +17,7 @@ import (
 )
 
 func TestQueryFunction(t *testing.T) {
-	tpl := loadTemplate(t)
-	p := props(t, at(t, tpl, "Resources", "QueryFunction").(map[string]any))
+	p := resourceProps(t, loadTemplate(t), "QueryFunction")
 	wantEqual(t, "QueryFunction TABLE_NAME", at(t, p, "Environment", "Variables", "TABLE_NAME"), ref("Table"))
 
 	// Routes: the template, the handler and the OpenAPI document list the same ones.

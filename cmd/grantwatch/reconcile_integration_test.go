@@ -23,10 +23,7 @@ import (
 func TestReconcileCommand(t *testing.T) {
 	testenv.Start(t)
 	testenv.Reset(t)
-	for _, kv := range testenv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testenv.SetEnv(t)
 	ctx := context.Background()
 	client := kms.NewFromConfig(testenv.AWSConfig())
 	key, err := client.CreateKey(ctx, &kms.CreateKeyInput{})

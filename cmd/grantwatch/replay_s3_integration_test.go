@@ -21,10 +21,7 @@ import (
 func TestReplayS3(t *testing.T) {
 	testenv.Start(t)
 	testenv.Reset(t)
-	for _, kv := range testenv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testenv.SetEnv(t)
 	const name = "11-use-after-retire"
 	var plain bytes.Buffer
 	if code := run(context.Background(), []string{"replay", "--json", "--at", at, scenarios + "/" + name}, &plain, &bytes.Buffer{}); code != 0 {

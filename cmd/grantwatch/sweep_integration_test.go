@@ -98,10 +98,7 @@ func cliOn(t *testing.T, ctx context.Context) func(args ...string) (string, stri
 	t.Helper()
 	testenv.Start(t)
 	testenv.Reset(t)
-	for _, kv := range testenv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testenv.SetEnv(t)
 	return func(args ...string) (string, string, int) {
 		var stdout, stderr bytes.Buffer
 		code := run(ctx, args, &stdout, &stderr)

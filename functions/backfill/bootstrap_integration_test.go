@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/grantwatch/grantwatch/internal/lambdatest"
 	"github.com/grantwatch/grantwatch/internal/lookuptest"
-	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
 	"github.com/grantwatch/grantwatch/pkg/store"
@@ -31,7 +29,6 @@ func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "BackfillFunction", &fu
 // reads nothing more; bad input fails the invocation with the field named.
 func TestBootstrapBackfills(t *testing.T) {
 	const table = "grantwatch-backfill-bootstrap"
-	api := testenv.Table(t, table)
 	now := time.Now().UTC().Truncate(time.Second)
 	since, until := now.Add(-3*time.Hour), now.Add(-time.Hour)
 	evs := lookuptest.GrantEvents(24, 80, 3, since, until)
@@ -39,18 +36,12 @@ func TestBootstrapBackfills(t *testing.T) {
 	defer srv.Close()
 	srv.Add(evs...)
 	// The deadline leaves the handler's 30 s margin and a minute to work at CloudTrail's 2 requests/s.
-	rt := lambdatest.Start(t, function, append(testenv.Env(), "AWS_ENDPOINT_URL_CLOUDTRAIL="+srv.URL, "TABLE_NAME="+table,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=90"))
+	rt, api := lambdatest.OnTable(t, function, table, "AWS_ENDPOINT_URL_CLOUDTRAIL="+srv.URL, "AWS_LAMBDA_FUNCTION_TIMEOUT=90")
 
 	input := fmt.Sprintf(`{"since":%q,"until":%q}`, since.Format(time.RFC3339), until.Format(time.RFC3339))
 	invoke := func(payload string) (handler.BackfillOutput, string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		resp, fnErr, err := rt.Invoke(ctx, []byte(payload))
-		if err != nil {
-			t.Fatalf("invoke %s: %v", payload, err)
-		}
+		resp, fnErr := rt.Call(t, []byte(payload), 2*time.Minute)
 		if fnErr != nil {
 			return handler.BackfillOutput{}, fnErr.Message
 		}

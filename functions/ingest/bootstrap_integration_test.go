@@ -43,24 +43,15 @@ func sampleEvent(t *testing.T, name string) []byte {
 	return data
 }
 
-func invoke(t *testing.T, rt *lambdatest.Runtime, payload []byte) ([]byte, *lambdatest.InvokeError) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
-	defer cancel()
-	resp, fnErr, err := rt.Invoke(ctx, payload)
-	if err != nil {
-		t.Fatalf("invoke %.80s: %v", payload, err)
-	}
-	return resp, fnErr
-}
+// invokeLimit is how long one invocation may take, a store that does not answer included.
+const invokeLimit = 45 * time.Second
 
 // TestBootstrapIngests runs the built function against moto the way Lambda would call it from the rule.
 func TestBootstrapIngests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	const table = "grantwatch-bootstrap"
-	api := testenv.Table(t, table)
-	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table, "SECONDARY_MAX_AGE=24h"))
+	rt, api := lambdatest.OnTable(t, function, table, "SECONDARY_MAX_AGE=24h")
 
 	before := time.Now().UTC()
 	for _, in := range []struct {
@@ -76,7 +67,7 @@ func TestBootstrapIngests(t *testing.T) {
 		{"Bedrock's own event", sampleEvent(t, "bedrock-ModelCustomizationJobStateChange.json")},
 		{"malformed detail", []byte(malformed)},
 	} {
-		if _, fnErr := invoke(t, rt, in.payload); fnErr != nil {
+		if _, fnErr := rt.Call(t, in.payload, invokeLimit); fnErr != nil {
 			t.Errorf("%s: function error %v; want success (only store failures are retried)", in.name, fnErr)
 		}
 	}
@@ -157,22 +148,22 @@ func TestBootstrapStoreFailureIsRetried(t *testing.T) {
 	l.Close() // nothing listens here any more: connection refused
 	rt := lambdatest.Start(t, function, append(testenv.EnvAt(closed), "TABLE_NAME=grantwatch-unreachable", "AWS_MAX_ATTEMPTS=1"))
 
-	if _, fnErr := invoke(t, rt, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json")); fnErr == nil {
+	if _, fnErr := rt.Call(t, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json"), invokeLimit); fnErr == nil {
 		t.Error("Bedrock CreateGrant with the store down: invocation succeeded; want a function error so Lambda retries")
 	} else if !strings.Contains(fnErr.Message, "connection refused") && !strings.Contains(fnErr.Message, "connect") {
 		t.Errorf("function error = %v; want the store's connection failure", fnErr)
 	}
-	if _, fnErr := invoke(t, rt, []byte(malformed)); fnErr == nil {
+	if _, fnErr := rt.Call(t, []byte(malformed), invokeLimit); fnErr == nil {
 		t.Error("malformed event with the store down: invocation succeeded; want an error, the rejection was not recorded")
 	}
-	if _, fnErr := invoke(t, rt, sampleEvent(t, "s3-CreateBucket.json")); fnErr != nil {
+	if _, fnErr := rt.Call(t, sampleEvent(t, "s3-CreateBucket.json"), invokeLimit); fnErr != nil {
 		t.Errorf("unrelated event with the store down: function error %v; want success (it needs no store)", fnErr)
 	}
 }
 
 // TestBootstrapNeedsTableName: without TABLE_NAME the function fails at init instead of running half-configured.
 func TestBootstrapNeedsTableName(t *testing.T) {
-	rt := lambdatest.Start(t, function, testenv.Env())
+	rt := lambdatest.OnMoto(t, function)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	_, fnErr, err := rt.Invoke(ctx, sampleEvent(t, "kms-CreateGrant-bedrock-primary.json"))

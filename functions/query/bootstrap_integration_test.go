@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -28,17 +27,18 @@ var function lambdatest.Function
 
 func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "QueryFunction", &function)) }
 
-// seed creates the table, on a fresh moto, and replays the query set into it.
-func seed(t *testing.T, table string) {
+// start creates the table on a fresh moto, replays the query set into it and starts the function on it with env.
+func start(t *testing.T, table string, env ...string) *lambdatest.Runtime {
 	t.Helper()
-	fixture.ReplayQuerySet(t, store.New(testenv.Table(t, table), table))
+	rt, api := lambdatest.OnTable(t, function, table, env...)
+	fixture.ReplayQuerySet(t, store.New(api, table))
+	return rt
 }
 
 func TestBootstrapServesSamples(t *testing.T) {
-	const table = "grantwatch-query"
-	seed(t, table)
 	proxyURL, calls := testenv.CountingProxy(t)
-	rt := lambdatest.Start(t, function, append(testenv.EnvAt(proxyURL), "TABLE_NAME="+table))
+	// The proxy's endpoint comes after moto's and wins: the function's calls are counted, the seeding's are not.
+	rt := start(t, "grantwatch-query", "AWS_ENDPOINT_URL="+proxyURL)
 
 	samples, err := filepath.Glob(fixture.Path("events", "api", "*.json"))
 	if err != nil || len(samples) == 0 {
@@ -61,12 +61,7 @@ func TestBootstrapServesSamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		resp, fnErr, err := rt.Invoke(ctx, payload)
-		cancel()
-		if err != nil || fnErr != nil {
-			t.Fatalf("%s: invoke error %v, function error %v\n%s", name, err, fnErr, rt.Logs())
-		}
+		resp := rt.CallOK(t, payload, 30*time.Second)
 		var out events.APIGatewayV2HTTPResponse
 		if err := json.Unmarshal(resp, &out); err != nil {
 			t.Fatalf("%s: response %s: %v", name, resp, err)
@@ -92,9 +87,7 @@ func TestBootstrapServesSamples(t *testing.T) {
 // TestBootstrapPagesAndPointInTime follows nextToken through the built function on moto, and asks point-in-time
 // questions across a retirement and a revocation.
 func TestBootstrapPagesAndPointInTime(t *testing.T) {
-	const table = "grantwatch-query-pages"
-	seed(t, table)
-	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table))
+	rt := start(t, "grantwatch-query-pages")
 	base, err := os.ReadFile(fixture.Path("events", "api", "get-grants-active-secondaries.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -107,12 +100,7 @@ func TestBootstrapPagesAndPointInTime(t *testing.T) {
 		}
 		req.QueryStringParameters = qs
 		payload, _ := json.Marshal(req)
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		resp, fnErr, err := rt.Invoke(ctx, payload)
-		if err != nil || fnErr != nil {
-			t.Fatalf("invoke %v: %v %v", qs, err, fnErr)
-		}
+		resp := rt.CallOK(t, payload, 30*time.Second)
 		var out events.APIGatewayV2HTTPResponse
 		var l queryapi.GrantList
 		if err := json.Unmarshal(resp, &out); err != nil {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
@@ -33,7 +32,8 @@ func TestMain(m *testing.M) { os.Exit(lambdatest.Main(m, "ReconcileFunction", &f
 func TestBootstrapReconciles(t *testing.T) {
 	ctx := t.Context()
 	const table = "grantwatch-reconcile-bootstrap"
-	ddb, kmsc := testenv.Table(t, table), kms.NewFromConfig(testenv.AWSConfig())
+	rt, ddb := lambdatest.OnTable(t, function, table)
+	kmsc := kms.NewFromConfig(testenv.AWSConfig())
 	key, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +58,9 @@ func TestBootstrapReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table))
 	scheduled := []byte(`{"version":"0","id":"r-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333",` +
 		`"time":"2026-11-23T03:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/reconcile"],"detail":{}}`)
-	invokeCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, fnErr, err := rt.Invoke(invokeCtx, scheduled); err != nil || fnErr != nil {
-		t.Fatalf("invoke: %v, function error %v", err, fnErr)
-	}
+	rt.CallOK(t, scheduled, time.Minute)
 
 	k, err := store.New(ddb, table).LoadKey(ctx, arn, lifecycle.Load{Scope: lifecycle.ScopeAll})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/internal/lambdatest"
-	"github.com/grantwatch/grantwatch/internal/testenv"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
 	"github.com/grantwatch/grantwatch/pkg/lifecycle"
@@ -37,15 +36,12 @@ func TestBootstrapSweeps(t *testing.T) {
 	ingest := handler.NewIngest(app.New(store.New(m.ddb, table), nil, lifecycle.DefaultConfig(), log, time.Now), log, nil)
 	feed(t, ctx, ingest, fixture.Path("events", "scenarios", "02-long-lived-secondary", "*.json"))
 
-	rt := lambdatest.Start(t, function, append(testenv.Env(), "TABLE_NAME="+table, "ALERT_TOPIC_ARN="+m.topic,
-		"SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h"))
+	rt := lambdatest.OnMoto(t, function, "TABLE_NAME="+table, "ALERT_TOPIC_ARN="+m.topic,
+		"SECONDARY_MAX_AGE=24h", "REMIND_INTERVAL=0", "JOB_GRACE=1h")
 	scheduled := []byte(`{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333",` +
 		`"time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}`)
 	for i, want := range []int{1, 0} { // the second run finds the alert claimed
-		_, fnErr, err := rt.Invoke(ctx, scheduled)
-		if err != nil || fnErr != nil {
-			t.Fatalf("invoke %d: %v, function error %v", i, err, fnErr)
-		}
+		rt.CallOK(t, scheduled, time.Minute)
 		got := sub.take()
 		if len(got) != want {
 			t.Fatalf("invoke %d: the subscriber got %d messages; want %d", i, len(got), want)

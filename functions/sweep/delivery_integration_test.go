@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
@@ -24,9 +25,7 @@ import (
 // reaches SNS, and nothing after the claim (no release, no confirmation) runs, as when the process dies there.
 type dies struct{}
 
-type death struct{}
-
-func (dies) Notify(context.Context, lifecycle.Notice) error { panic(death{}) }
+func (dies) Notify(context.Context, lifecycle.Notice) error { panic(fixture.Crash{}) }
 
 // TestDeliveryAfterACrash (moto: DynamoDB, SNS, an HTTP subscriber). The sweep dies after claiming scenario 02's
 // alert and before publishing it: nothing is sent, the claim stays unconfirmed in the table, and sweeps within the
@@ -46,18 +45,11 @@ func TestDeliveryAfterACrash(t *testing.T) {
 	plain := app.New(st, nil, lifecycle.DefaultConfig(), log, clock)
 	sweepWith := func(n app.Notifier) (died bool) {
 		t.Helper()
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(death); !ok {
-					panic(r)
-				}
-				died = true
+		return fixture.Crashed(func() {
+			if err := handler.NewSweep(plain.WithNotifier(n, 0), log, nil, clock).Handle(ctx, nil); err != nil {
+				t.Fatalf("sweep at %s: %v", now, err)
 			}
-		}()
-		if err := handler.NewSweep(plain.WithNotifier(n, 0), log, nil, clock).Handle(ctx, nil); err != nil {
-			t.Fatalf("sweep at %s: %v", now, err)
-		}
-		return false
+		})
 	}
 	live := alert.NewSNS(m.sns, m.topic)
 	ingest := func(svc *app.Service, dir string) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grantwatch/grantwatch/internal/fixture"
 	"github.com/grantwatch/grantwatch/pkg/alert"
 	"github.com/grantwatch/grantwatch/pkg/app"
 	"github.com/grantwatch/grantwatch/pkg/handler"
@@ -44,13 +45,7 @@ func (s *subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *subscriber) take() []snsNotification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.msgs
-	s.msgs = nil
-	return out
-}
+func (s *subscriber) take() []snsNotification { return fixture.Take(&s.mu, &s.msgs) }
 
 // TestEndToEnd: sample events → ingest → DynamoDB → sweep → SNS → a local HTTP subscriber receives exactly one
 // message per alert; sweeping again sends nothing; replaying the retirement sends one resolution notice.

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/grantwatch/grantwatch/internal/testenv"
 )
 
@@ -151,6 +153,21 @@ func Start(t testing.TB, f Function, env []string) *Runtime {
 	return r
 }
 
+// OnMoto starts f as Start does, with the environment that points it at moto (testenv.Env) followed by env.
+func OnMoto(t testing.TB, f Function, env ...string) *Runtime {
+	t.Helper()
+	return Start(t, f, append(testenv.Env(), env...))
+}
+
+// OnTable creates the grant table named table on a fresh moto (testenv.Table) and starts f on moto with
+// TABLE_NAME=table followed by env. It returns the runtime and a DynamoDB client on moto. The bootstrap itself
+// starts at the first invocation, so the test may seed the table after this.
+func OnTable(t testing.TB, f Function, table string, env ...string) (*Runtime, *dynamodb.Client) {
+	t.Helper()
+	api := testenv.Table(t, table)
+	return OnMoto(t, f, append([]string{"TABLE_NAME=" + table}, env...)...), api
+}
+
 // stop ends the emulator and the bootstrap by PID. The emulator stops its runtime on SIGTERM, even in the middle
 // of an invocation; it runs the bootstrap in a process group of its own, so a bootstrap it failed to stop is
 // killed by that group's id.
@@ -248,6 +265,29 @@ func (r *Runtime) Invoke(ctx context.Context, payload []byte) (resp []byte, fnEr
 		return nil, e, nil
 	}
 	return body, nil, nil
+}
+
+// Call invokes the function with payload, waiting at most limit, and fails t when the invocation itself failed
+// (Invoke's err). A function error is returned for the test to judge.
+func (r *Runtime) Call(t testing.TB, payload []byte, limit time.Duration) ([]byte, *InvokeError) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	defer cancel()
+	resp, fnErr, err := r.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("lambdatest: invoke %.80s: %v", payload, err)
+	}
+	return resp, fnErr
+}
+
+// CallOK is Call for an invocation that must succeed: a function error fails t too.
+func (r *Runtime) CallOK(t testing.TB, payload []byte, limit time.Duration) []byte {
+	t.Helper()
+	resp, fnErr := r.Call(t, payload, limit)
+	if fnErr != nil {
+		t.Fatalf("lambdatest: invoke %.80s: function error %v", payload, fnErr)
+	}
+	return resp
 }
 
 // functionError recognises the emulator's answer for a function error: status 200 and a body that holds only

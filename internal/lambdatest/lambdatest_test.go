@@ -53,12 +53,7 @@ type reply struct {
 
 func invoke(t *testing.T, rt *lambdatest.Runtime, payload string) (reply, *lambdatest.InvokeError) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	resp, fnErr, err := rt.Invoke(ctx, []byte(payload))
-	if err != nil {
-		t.Fatalf("Invoke(%s) error = %v", payload, err)
-	}
+	resp, fnErr := rt.Call(t, []byte(payload), 20*time.Second)
 	var got reply
 	if fnErr == nil {
 		if err := json.Unmarshal(resp, &got); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,16 @@ func Reset(t testing.TB) {
 
 // Env returns the environment variables that point the AWS SDK and CLI at moto.
 func Env() []string { return EnvAt(endpoint) }
+
+// SetEnv sets Env in this process for the length of t (t.Setenv), for code that builds its AWS configuration from
+// the environment in the test's own process, such as the CLI's run.
+func SetEnv(t testing.TB) {
+	t.Helper()
+	for _, kv := range Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
 
 // EnvAt returns the environment variables that point the AWS SDK and CLI at url (a proxy in front of moto, a port
 // nothing listens on), with moto's test credentials and Region.

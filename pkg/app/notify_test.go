@@ -27,13 +27,11 @@ type notices struct {
 	die  bool
 }
 
-type died struct{}
-
 func (n *notices) Notify(_ context.Context, x lifecycle.Notice) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.die {
-		panic(died{})
+		panic(fixture.Crash{})
 	}
 	if n.fail > 0 {
 		n.fail--
@@ -43,13 +41,7 @@ func (n *notices) Notify(_ context.Context, x lifecycle.Notice) error {
 	return nil
 }
 
-func (n *notices) take() []lifecycle.Notice {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := n.sent
-	n.sent = nil
-	return out
-}
+func (n *notices) take() []lifecycle.Notice { return fixture.Take(&n.mu, &n.sent) }
 
 func ids(ns []lifecycle.Notice) []string {
 	var out []string
@@ -74,13 +66,7 @@ func (c *counting) SaveKey(ctx context.Context, k lifecycle.Key, r lifecycle.Res
 	return c.Store.SaveKey(ctx, k, r)
 }
 
-func (c *counting) takeSaves() []lifecycle.Result {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.saves
-	c.saves = nil
-	return out
-}
+func (c *counting) takeSaves() []lifecycle.Result { return fixture.Take(&c.mu, &c.saves) }
 
 const keyB = "arn:aws:kms:us-east-1:111122223333:key/k2"
 
@@ -97,19 +83,13 @@ func longLived(t *testing.T, svc *app.Service, key, id string) {
 
 func sweepOrDie(t *testing.T, svc *app.Service, at time.Time) (rep app.SweepReport, diedThere bool) {
 	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(died); !ok {
-				panic(r)
-			}
-			diedThere = true
+	diedThere = fixture.Crashed(func() {
+		var err error
+		if rep, err = svc.Sweep(context.Background(), at); err != nil {
+			t.Fatalf("Sweep(%s) error = %v", at, err)
 		}
-	}()
-	rep, err := svc.Sweep(context.Background(), at)
-	if err != nil {
-		t.Fatalf("Sweep(%s) error = %v", at, err)
-	}
-	return rep, false
+	})
+	return rep, diedThere
 }
 
 // TestNoticeSurvivesACrash: the process dies after the claiming write and before the publish. Sweeps within the

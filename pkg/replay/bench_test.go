@@ -126,14 +126,7 @@ func replayFile(tb testing.TB, path string, at time.Time) replay.Report {
 	tb.Helper()
 	log := fixture.Quiet()
 	r := replay.New(app.New(store.NewMemory(), alert.Discard{}, lifecycle.DefaultConfig(), log, time.Now).WithSweepTime(at))
-	if err := r.Paths(context.Background(), []string{path}); err != nil {
-		tb.Fatal(err)
-	}
-	rep, err := r.Finish(context.Background(), at)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return rep
+	return finish(tb, r, r.Paths(context.Background(), []string{path}), at)
 }
 
 // TestReplayOfALongKey: one key with 3,000 created-used-retired secondaries (9,001 events) replays completely and

@@ -51,12 +51,18 @@ func scenarios(t *testing.T) []string {
 func run(t *testing.T, paths ...string) replay.Report {
 	t.Helper()
 	r := newReplayer()
-	if err := r.Paths(context.Background(), paths); err != nil {
-		t.Fatal(err)
+	return finish(t, r, r.Paths(context.Background(), paths), at)
+}
+
+// finish fails tb if feeding r failed (fed, what Paths or Items returned), and otherwise returns r's report at at.
+func finish(tb testing.TB, r *replay.Replayer, fed error, at time.Time) replay.Report {
+	tb.Helper()
+	if fed != nil {
+		tb.Fatal(fed)
 	}
 	rep, err := r.Finish(context.Background(), at)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return rep
 }
@@ -130,13 +136,7 @@ func TestScenariosInAnyOrder(t *testing.T) {
 				doubled := append(slices.Clone(its), its...)
 				rng.Shuffle(len(doubled), func(i, j int) { doubled[i], doubled[j] = doubled[j], doubled[i] })
 				r := newReplayer()
-				if err := r.Items(context.Background(), doubled); err != nil {
-					t.Fatal(err)
-				}
-				rep, err := r.Finish(context.Background(), at)
-				if err != nil {
-					t.Fatal(err)
-				}
+				rep := finish(t, r, r.Items(context.Background(), doubled), at)
 				if diff := gocmp.Diff(want, stateOf(rep), cmpopts.EquateEmpty()); diff != "" {
 					t.Fatalf("seed %d: state differs from the in-order replay (-want +got):\n%s", seed, diff)
 				}
