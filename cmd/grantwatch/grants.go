@@ -92,28 +92,18 @@ Exit status: 0 ok (also when nothing matches), 1 failure, 2 usage error or bad i
 
 // grantFilter parses the filter flags, reporting every bad one at once.
 func grantFilter(key, kind, state, activeAt, olderThan string) (app.Filter, param.Problems) {
+	given := map[string]string{}
+	for flag, v := range map[string]string{"--key": key, "--kind": kind, "--state": state, "--active-at": activeAt, "--older-than": olderThan} {
+		if v != "" { // an empty flag is not given
+			given[flag] = v
+		}
+	}
 	var f app.Filter
 	var probs param.Problems
-	var err error
-	if key != "" {
-		f.KeyARN, err = param.KeyARN("--key", key)
-		probs.Check(err)
-	}
-	if kind != "" {
-		f.Kind, err = param.Kind("--kind", kind)
-		probs.Check(err)
-	}
-	if state != "" {
-		f.State, err = param.State("--state", state)
-		probs.Check(err)
-	}
-	if activeAt != "" {
-		f.ActiveAt, err = param.Time("--active-at", activeAt)
-		probs.Check(err)
-	}
-	if olderThan != "" {
-		f.OlderThan, err = param.Age("--older-than", olderThan)
-		probs.Check(err)
-	}
+	param.Optional(&probs, given, "--key", param.KeyARN, &f.KeyARN)
+	param.Optional(&probs, given, "--kind", param.Kind, &f.Kind)
+	param.Optional(&probs, given, "--state", param.State, &f.State)
+	param.Optional(&probs, given, "--active-at", param.Time, &f.ActiveAt)
+	param.Optional(&probs, given, "--older-than", param.Age, &f.OlderThan)
 	return f, probs
 }

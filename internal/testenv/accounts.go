@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"sync"
@@ -64,12 +63,8 @@ var (
 // NewSTS starts the endpoint for the test; point AWS_ENDPOINT_URL_STS (or an STS client's BaseEndpoint) at URL.
 func NewSTS(t testing.TB) *STS {
 	t.Helper()
-	target, err := url.Parse(endpoint)
-	if err != nil || endpoint == "" {
-		t.Fatalf("testenv: NewSTS needs a running moto_server (endpoint %q)", endpoint)
-	}
 	s := &STS{accounts: map[string]string{}}
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy := motoProxy(t, "NewSTS")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {

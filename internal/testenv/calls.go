@@ -76,12 +76,8 @@ func (c *Calls) Reset() {
 // header, and returns its URL: point AWS_ENDPOINT_URL or a client's BaseEndpoint at it.
 func CountingProxy(t testing.TB) (string, *Calls) {
 	t.Helper()
-	target, err := url.Parse(endpoint)
-	if err != nil || endpoint == "" {
-		t.Fatalf("testenv: CountingProxy needs a running moto_server (endpoint %q)", endpoint)
-	}
 	calls := &Calls{ops: map[string]int{}}
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy := motoProxy(t, "CountingProxy")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// DynamoDB's JSON protocol names the operation in the header: DynamoDB_20120810.Query.
 		if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."); ok {
@@ -107,4 +103,14 @@ func (c *Calls) CheckReadOnly(t testing.TB, who string) {
 			t.Errorf("%s called %s (%v)", who, op, got)
 		}
 	}
+}
+
+// motoProxy returns a reverse proxy to the running moto_server, for who (the helper that needs it).
+func motoProxy(t testing.TB, who string) *httputil.ReverseProxy {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil || endpoint == "" {
+		t.Fatalf("testenv: %s needs a running moto_server (endpoint %q)", who, endpoint)
+	}
+	return httputil.NewSingleHostReverseProxy(target)
 }

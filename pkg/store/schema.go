@@ -22,6 +22,18 @@ func TableSchema(name string) *dynamodb.CreateTableInput {
 	key := func(n string, t types.KeyType) types.KeySchemaElement {
 		return types.KeySchemaElement{AttributeName: aws.String(n), KeyType: t}
 	}
+	// index is a GSI on hash (and range, unless empty), projecting keys only, or the grant summary when summary.
+	index := func(name, hash, rng string, summary bool) types.GlobalSecondaryIndex {
+		gsi := types.GlobalSecondaryIndex{IndexName: aws.String(name), KeySchema: []types.KeySchemaElement{key(hash, types.KeyTypeHash)},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}}
+		if rng != "" {
+			gsi.KeySchema = append(gsi.KeySchema, key(rng, types.KeyTypeRange))
+		}
+		if summary {
+			gsi.Projection = &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: KindIndexAttributes}
+		}
+		return gsi
+	}
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,
@@ -29,27 +41,13 @@ func TableSchema(name string) *dynamodb.CreateTableInput {
 			attr("gsi2pk"), attr("gsi2sk"), attr("grantId"), attr("gsi3pk"),
 			attr("ac")},
 		KeySchema: []types.KeySchemaElement{key("pk", types.KeyTypeHash), key("sk", types.KeyTypeRange)},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  aws.String(ActiveIndex),
-			KeySchema:  []types.KeySchemaElement{key("gsi1pk", types.KeyTypeHash), key("gsi1sk", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}, {
-			IndexName:  aws.String(KindIndex),
-			KeySchema:  []types.KeySchemaElement{key("gsi2pk", types.KeyTypeHash), key("gsi2sk", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: KindIndexAttributes},
-		}, {
-			IndexName:  aws.String(IDIndex),
-			KeySchema:  []types.KeySchemaElement{key("grantId", types.KeyTypeHash)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}, {
-			IndexName:  aws.String(PrefixIndex),
-			KeySchema:  []types.KeySchemaElement{key("gsi3pk", types.KeyTypeHash), key("grantId", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}, {
-			IndexName:  aws.String(AccountIndex),
-			KeySchema:  []types.KeySchemaElement{key("ac", types.KeyTypeHash), key("gsi2sk", types.KeyTypeRange)},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: KindIndexAttributes},
-		}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			index(ActiveIndex, "gsi1pk", "gsi1sk", false),
+			index(KindIndex, "gsi2pk", "gsi2sk", true),
+			index(IDIndex, "grantId", "", false),
+			index(PrefixIndex, "gsi3pk", "grantId", false),
+			index(AccountIndex, "ac", "gsi2sk", true),
+		},
 	}
 }
 
