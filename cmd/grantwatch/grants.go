@@ -100,10 +100,7 @@ func grantFilter(key, kind, state, activeAt, olderThan string) (app.Filter, para
 	}
 	var f app.Filter
 	var probs param.Problems
-	param.Optional(&probs, given, "--key", param.KeyARN, &f.KeyARN)
-	param.Optional(&probs, given, "--kind", param.Kind, &f.Kind)
-	param.Optional(&probs, given, "--state", param.State, &f.State)
-	param.Optional(&probs, given, "--active-at", param.Time, &f.ActiveAt)
-	param.Optional(&probs, given, "--older-than", param.Age, &f.OlderThan)
+	// --account and --region are the place flags every read command shares (readCmd).
+	param.Filter(&probs, given, param.FilterNames{Key: "--key", Kind: "--kind", State: "--state", ActiveAt: "--active-at", OlderThan: "--older-than"}, &f)
 	return f, probs
 }

@@ -115,13 +115,8 @@ func (h *Query) grants(ctx context.Context, qs map[string]string, pathKey string
 	}
 	f := app.Filter{KeyARN: pathKey}
 	var probs param.Problems
-	param.Optional(&probs, qs, "key", param.KeyARN, &f.KeyARN)
-	param.Optional(&probs, qs, "kind", param.Kind, &f.Kind)
-	param.Optional(&probs, qs, "state", param.State, &f.State)
-	param.Optional(&probs, qs, "activeAt", param.Time, &f.ActiveAt)
-	param.Optional(&probs, qs, "olderThan", param.Age, &f.OlderThan)
-	param.Optional(&probs, qs, "account", param.Account, &f.Account)
-	param.Optional(&probs, qs, "region", param.Region, &f.Region)
+	param.Filter(&probs, qs, param.FilterNames{Key: "key", Kind: "kind", State: "state", ActiveAt: "activeAt", OlderThan: "olderThan",
+		Account: "account", Region: "region"}, &f)
 	limit, err := param.Limit("limit", qs["limit"])
 	if v, ok := qs["limit"]; ok && v == "" {
 		err = &app.InputError{Field: "limit", Problem: fmt.Sprintf("is empty; give %d..%d or leave it out", app.MinLimit, app.MaxLimit)}

@@ -152,10 +152,10 @@ func Limit(field, s string) (int, error) {
 }
 
 // Optional parses the value named field in values, when there is one, into *into with parse, and adds its
-// problem to p. A field that is absent leaves *into as it is.
+// problem to p. A field that is absent, or has no name, leaves *into as it is.
 func Optional[T any](p *Problems, values map[string]string, field string, parse func(field, s string) (T, error), into *T) {
 	v, ok := values[field]
-	if !ok {
+	if !ok || field == "" {
 		return
 	}
 	t, err := parse(field, v)
@@ -164,6 +164,21 @@ func Optional[T any](p *Problems, values map[string]string, field string, parse 
 		return
 	}
 	*into = t
+}
+
+// FilterNames are the names a caller gives the fields of a grant filter (query parameters, flags); an empty name is
+// a field the caller does not take.
+type FilterNames struct{ Key, Kind, State, ActiveAt, OlderThan, Account, Region string }
+
+// Filter parses the filter fields present in values, each under its name in n, into f, adding every problem to p.
+func Filter(p *Problems, values map[string]string, n FilterNames, f *app.Filter) {
+	Optional(p, values, n.Key, KeyARN, &f.KeyARN)
+	Optional(p, values, n.Kind, Kind, &f.Kind)
+	Optional(p, values, n.State, State, &f.State)
+	Optional(p, values, n.ActiveAt, Time, &f.ActiveAt)
+	Optional(p, values, n.OlderThan, Age, &f.OlderThan)
+	Optional(p, values, n.Account, Account, &f.Account)
+	Optional(p, values, n.Region, Region, &f.Region)
 }
 
 // Problems gathers the input errors of one request or command line, so that all of them are reported at once.

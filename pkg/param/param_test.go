@@ -158,6 +158,21 @@ func TestOptional(t *testing.T) {
 	}
 }
 
+// TestFilter: the fields a caller names are parsed under its names, every problem reported; a field it does not
+// name is never read, even when the values hold one under the empty name.
+func TestFilter(t *testing.T) {
+	var probs param.Problems
+	var f app.Filter
+	values := map[string]string{"--kind": "primary", "--state": "gone", "": "111111111111"}
+	param.Filter(&probs, values, param.FilterNames{Kind: "--kind", State: "--state"}, &f)
+	if f.Kind != lifecycle.Primary || f.State != "" || f.Account != "" {
+		t.Errorf("filter = %+v; want the kind only", f)
+	}
+	if err := probs.Err(); err == nil || !strings.HasPrefix(err.Error(), `--state "gone"`) || len(probs) != 1 {
+		t.Errorf("problems = %v; want the one of --state", probs)
+	}
+}
+
 func TestAccountsAndRegions(t *testing.T) {
 	configured := []string{"111111111111", "222222222222"}
 	for _, tt := range []struct {
