@@ -17,12 +17,17 @@ type Target struct {
 	Region  string `json:"region,omitempty"`
 }
 
-// String names the target for messages: "111122223333/eu-west-1", or "this account" for the zero Target.
+// String names the target for messages: "111122223333/eu-west-1"; "this account" stands for an empty Account
+// (the caller's own), and an empty Region (the caller's own) is left out.
 func (t Target) String() string {
-	if t == (Target{}) {
-		return "this account"
+	s := t.Account
+	if s == "" {
+		s = "this account"
 	}
-	return t.Account + "/" + t.Region
+	if t.Region != "" {
+		s += "/" + t.Region
+	}
+	return s
 }
 
 // Targets returns every account in every Region, accounts first.

@@ -161,6 +161,9 @@ func TestTargetsAndScope(t *testing.T) {
 	if s := (app.Target{}).String(); s != "this account" {
 		t.Errorf("zero Target = %q", s)
 	}
+	if s := (app.Target{Region: "eu-west-1"}).String(); s != "this account/eu-west-1" {
+		t.Errorf("this account in another Region = %q", s)
+	}
 	for _, tt := range []struct {
 		scope app.Scope
 		key   string
