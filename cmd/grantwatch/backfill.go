@@ -101,10 +101,7 @@ or does not trust you) is reported as such, the others go on; the exit status is
 			req.Until, err = param.Time("--until", until)
 			probs.Check(err)
 			probs.Check(intRange("--workers", workers, 1, maxWorkers))
-			accts, err := param.Accounts("--accounts", accounts, envList(accountsEnv), "$"+accountsEnv)
-			probs.Check(err)
-			regs, err := param.Regions("--regions", regions, envList(regionsEnv), "$"+regionsEnv)
-			probs.Check(err)
+			scope := orgScope(&probs, accounts, regions)
 			o, err := fl.parse(cmd, true)
 			probs.Check(err)
 			if err := probs.Err(); err != nil {
@@ -114,7 +111,7 @@ or does not trust you) is reported as such, the others go on; the exit status is
 			if _, err := app.Plan(req, time.Now(), 0); err != nil {
 				return badWindow(req, since, until, err)
 			}
-			return runBackfill(cmd, req, o, workers, accts, regs)
+			return runBackfill(cmd, req, o, workers, scope.Accounts, scope.Regions)
 		},
 	}
 	f := cmd.Flags()
@@ -144,6 +141,12 @@ func badWindow(req app.BackfillRequest, since, until string, err error) error {
 			Problem: "is older than CloudTrail's 90-day event history, which starts at " + earliest.Format(time.RFC3339)}
 	}
 	return &exitError{code: exitUsage, err: err}
+}
+
+// orgScope parses --accounts and --regions ("all": $GRANTWATCH_ACCOUNTS, $GRANTWATCH_REGIONS).
+func orgScope(probs *param.Problems, accounts, regions []string) app.Scope {
+	set := param.Members{Accounts: envList(accountsEnv), Regions: envList(regionsEnv), AccountsFrom: "$" + accountsEnv, RegionsFrom: "$" + regionsEnv}
+	return set.Scope(probs, "--accounts", accounts, "--regions", regions)
 }
 
 // envList reads a comma-separated list from the environment; unset is none.

@@ -51,12 +51,7 @@ to those accounts and Regions ("all": $` + accountsEnv + `, $` + regionsEnv + `)
 				_, err := param.KeyARN("--key", k)
 				probs.Check(err)
 			}
-			var scope app.Scope
-			var err error
-			scope.Accounts, err = param.Accounts("--accounts", accounts, envList(accountsEnv), "$"+accountsEnv)
-			probs.Check(err)
-			scope.Regions, err = param.Regions("--regions", regions, envList(regionsEnv), "$"+regionsEnv)
-			probs.Check(err)
+			scope := orgScope(&probs, accounts, regions)
 			if len(keys) > 0 && (len(accounts) > 0 || len(regions) > 0) {
 				probs.Check(&app.InputError{Field: "--key", Problem: "names its account and Region: give --key, or --accounts and --regions, not both"})
 			}

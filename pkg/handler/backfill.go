@@ -79,6 +79,13 @@ func NewBackfill(app backfiller, log *slog.Logger, margin time.Duration) *Backfi
 	return &Backfill{app: app, log: log, margin: margin}
 }
 
+// scope parses an input's accounts and Regions ("all": the configured set's).
+func (m Members) scope(probs *param.Problems, accounts, regions []string) app.Scope {
+	set := param.Members{Accounts: m.Accounts, Regions: m.Regions,
+		AccountsFrom: "MEMBER_ACCOUNT_IDS, the MemberAccountIds parameter", RegionsFrom: "MEMBER_REGIONS, the MemberRegions parameter"}
+	return set.Scope(probs, "accounts", accounts, "regions", regions)
+}
+
 // WithMembers returns h resolving "all" and the default Region with m.
 func (h *Backfill) WithMembers(m Members) *Backfill {
 	c := *h
@@ -88,10 +95,8 @@ func (h *Backfill) WithMembers(m Members) *Backfill {
 
 // targets resolves the input's accounts and Regions: none of either is this function's own account and Region.
 func (h *Backfill) targets(in BackfillInput, probs *param.Problems) []app.Target {
-	accounts, err := param.Accounts("accounts", in.Accounts, h.members.Accounts, "MEMBER_ACCOUNT_IDS, the MemberAccountIds parameter")
-	probs.Check(err)
-	regions, err := param.Regions("regions", in.Regions, h.members.Regions, "MEMBER_REGIONS, the MemberRegions parameter")
-	probs.Check(err)
+	scope := h.members.scope(probs, in.Accounts, in.Regions)
+	accounts, regions := scope.Accounts, scope.Regions
 	switch {
 	case len(accounts) == 0 && len(regions) == 0:
 		return nil

@@ -57,12 +57,7 @@ func (h *Reconcile) Handle(ctx context.Context, raw json.RawMessage) error {
 		}
 	}
 	var probs param.Problems
-	var scope app.Scope
-	var err error
-	scope.Accounts, err = param.Accounts("accounts", in.Accounts, h.members.Accounts, "MEMBER_ACCOUNT_IDS, the MemberAccountIds parameter")
-	probs.Check(err)
-	scope.Regions, err = param.Regions("regions", in.Regions, h.members.Regions, "MEMBER_REGIONS, the MemberRegions parameter")
-	probs.Check(err)
+	scope := h.members.scope(&probs, in.Accounts, in.Regions)
 	if err := probs.Err(); err != nil {
 		return fmt.Errorf("reconcile input: %w", err)
 	}

@@ -243,6 +243,25 @@ func Regions(field string, values, configured []string, where string) ([]string,
 	return list(field, values, configured, where, "Regions", Region)
 }
 
+// Members is a configured member set: what "all" means for accounts and for Regions, and where people configure
+// each (for the messages).
+type Members struct {
+	Accounts, Regions         []string
+	AccountsFrom, RegionsFrom string
+}
+
+// Scope parses the accounts and Regions given under the fields accountsField and regionsField, "all" meaning the
+// set's, adding every problem to p.
+func (m Members) Scope(p *Problems, accountsField string, accounts []string, regionsField string, regions []string) app.Scope {
+	var s app.Scope
+	var err error
+	s.Accounts, err = Accounts(accountsField, accounts, m.Accounts, m.AccountsFrom)
+	p.Check(err)
+	s.Regions, err = Regions(regionsField, regions, m.Regions, m.RegionsFrom)
+	p.Check(err)
+	return s
+}
+
 func list(field string, values, configured []string, where, what string, parse func(field, s string) (string, error)) ([]string, error) {
 	if slices.Contains(values, All) {
 		switch {
